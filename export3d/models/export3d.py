@@ -1,0 +1,104 @@
+"""The Export3D model: expression encoder + tri-plane generator + decoder + renderer + SR.
+
+Image value range everywhere: RGB in [-1, 1], ``(B, 3, H, W)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+from ..config import ModelConfig
+from ..rendering.renderer import RenderOutput, RenderSettings, render_triplane
+from ..runtime import tune_malloc
+from .decoder import TriplaneDecoder
+from .expression import CLeBS, DirectExpression
+from .generator import SourceFeatures, TriplaneGenerator
+from .superres import SuperResolution
+
+
+@dataclass
+class Export3DOutput:
+    image: torch.Tensor  #: (B, 3, H_out, W_out) super-resolved image in [-1, 1].
+    raw: RenderOutput  #: raw render at ``render_size`` (rgb, features, depth, opacity).
+    planes: torch.Tensor  #: (B, 3, C, P, P) tri-planes.
+
+
+class Export3D(nn.Module):
+    """``forward(source (B,3,H,W), beta (B,beta_dim), camera (B,25)) -> Export3DOutput``."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        cfg.validate()
+        tune_malloc()
+        self.cfg = cfg
+        e = cfg.expression
+        self.expression = CLeBS(e) if e.kind == "clebs" else DirectExpression(e)
+        self.generator = TriplaneGenerator(cfg.generator, e.code_dim)
+        r = cfg.render
+        self.decoder = TriplaneDecoder(cfg.generator.plane_channels, r.decoder_hidden, r.decoder_out)
+        self.superres = SuperResolution(r.decoder_out, cfg.superres.channels)
+        self.bf16_cnn = False  #: run the CNNs/transformer under bf16 autocast (set by ``configure_runtime``).
+        self.channels_last = False
+
+    # ---------------------------------------------------------------- runtime
+    def configure_runtime(self, bf16_cnn: bool = False, channels_last: bool = False) -> "Export3D":
+        """Speed switches. The renderer always stays in fp32."""
+        self.bf16_cnn = bf16_cnn
+        self.channels_last = channels_last
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d) and m.groups == 1:
+                m.weight.data = m.weight.data.contiguous(memory_format=fmt)
+        return self
+
+    def _cnn_context(self, device: torch.device):
+        if not self.bf16_cnn:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+    def _layout(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    # ------------------------------------------------------------------ parts
+    def encode_expression(self, beta: torch.Tensor) -> torch.Tensor:
+        """``beta (B, beta_dim)`` -> ``beta' (B, code_dim)``."""
+        return self.expression(beta)
+
+    def encode_source(self, source: torch.Tensor) -> SourceFeatures:
+        """Source-only encoding ``(B, 3, H, W)`` -> cacheable ``SourceFeatures``."""
+        with self._cnn_context(source.device):
+            return self.generator.encode_source(self._layout(source))
+
+    def planes(self, src: SourceFeatures, beta: torch.Tensor) -> torch.Tensor:
+        """Tri-planes ``(B, 3, C, P, P)`` (fp32) for a cached source and expressions ``beta``."""
+        code = self.encode_expression(beta)
+        with self._cnn_context(beta.device):
+            return self.generator.planes_from_source(src, code).float()
+
+    def render_settings(self, perturb: bool = False, resolution: int | None = None) -> RenderSettings:
+        r = self.cfg.render
+        return RenderSettings(resolution or r.render_size, r.num_coarse, r.num_fine, r.near, r.far,
+                              r.box_size, perturb)
+
+    def render(self, planes: torch.Tensor, camera: torch.Tensor, perturb: bool = False,
+               generator: torch.Generator | None = None) -> tuple[torch.Tensor, RenderOutput]:
+        """Volume render + SR: returns the output image ``(B, 3, H_out, W_out)`` and the raw render."""
+        raw = render_triplane(planes, self.decoder, camera, self.render_settings(perturb), generator)
+        with self._cnn_context(planes.device):
+            image = self.superres(self._layout(raw.features), self._layout(raw.rgb))
+        return image.float(), raw
+
+    def forward(self, source: torch.Tensor, beta: torch.Tensor, camera: torch.Tensor,
+                perturb: bool = False, generator: torch.Generator | None = None) -> Export3DOutput:
+        planes = self.planes(self.encode_source(source), beta)
+        image, raw = self.render(planes, camera, perturb, generator)
+        return Export3DOutput(image=image, raw=raw, planes=planes)
+
+    def animate_frame(self, src: SourceFeatures, beta: torch.Tensor, camera: torch.Tensor) -> torch.Tensor:
+        """One output image per (beta, camera) row for a cached source (inference helper)."""
+        image, _ = self.render(self.planes(src, beta), camera)
+        return image
