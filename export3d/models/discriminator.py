@@ -38,7 +38,7 @@ class DualDiscriminator(nn.Module):
         super().__init__()
         ch = cfg.channels
         self.from_rgb = nn.Sequential(nn.Conv2d(6, ch[0], 1), nn.LeakyReLU(0.2))
-        self.blocks = nn.Sequential(*[_DownBlock(a, b) for a, b in zip(ch[:-1], ch[1:])])
+        self.blocks = nn.Sequential(*[_DownBlock(a, b) for a, b in zip(ch[:-1], ch[1:], strict=True)])
         self.epilogue = nn.Sequential(nn.Conv2d(ch[-1], ch[-1], 3, padding=1), nn.LeakyReLU(0.2))
         self.out = nn.Linear(ch[-1], 1)
         self.camera_embed = nn.Linear(25, ch[-1]) if cfg.camera_conditioning else None

@@ -11,8 +11,8 @@ Fast path (what makes it ~2x quicker than a straight EG3D port on CPU):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
