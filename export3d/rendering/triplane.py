@@ -55,3 +55,50 @@ def sample_planes_separately(planes: torch.Tensor, points: torch.Tensor, box_siz
         f = F.grid_sample(planes[:, i], g, mode="bilinear", padding_mode="zeros", align_corners=False)
         feats.append(f.squeeze(2).transpose(1, 2))
     return torch.stack(feats, dim=1)
+
+
+def _plane_matrix(box_size: float, dtype, device) -> torch.Tensor:
+    """``(3, 6)`` matrix mapping (x, y, z) to (u0, v0, u1, v1, u2, v2) of the three planes."""
+    s = 2.0 / box_size
+    m = torch.zeros(3, 6, dtype=dtype, device=device)
+    m[0, 0], m[1, 1] = s, -s  # xy: (x, -y)
+    m[2, 2], m[1, 3] = s, -s  # zy: (z, -y)
+    m[0, 4], m[2, 5] = s, s  # xz: (x, z)
+    return m
+
+
+def sample_triplane_gather(planes: torch.Tensor, points: torch.Tensor, box_size: float) -> torch.Tensor:
+    """Same result as ``sample_triplane`` with one ``embedding_bag`` over a channel-last table.
+
+    The 3 planes x 4 bilinear taps of a point are one bag of 12 rows weighted by
+    ``bilinear_weight / 3``, so lookup, interpolation and the plane mean are one call
+    whose output is already point-major ``(B, N, C)``. The table has a zero border
+    (1 texel before, 2 after) so clamped out-of-box taps read zeros without masks.
+    Faster than ``grid_sample`` for inference on CPU (cache-friendly rows of C
+    floats); its backward is slower, so training uses ``sample_triplane``.
+    Gradients flow to ``planes`` only.
+    """
+    b, p, c, h, w = planes.shape
+    if h != w:
+        raise ValueError("planes must be square")
+    n, wp = points.shape[1], w + 3
+    table = F.pad(planes, (1, 2, 1, 2)).permute(0, 1, 3, 4, 2).reshape(b * p * wp * wp, c)
+    with torch.no_grad():
+        m = _plane_matrix(box_size, planes.dtype, planes.device) * (w / 2)
+        pix = (points.detach().to(planes.dtype) @ m).view(b, n, p, 2)
+        pix = pix.add_((w - 1) / 2 + 1).clamp_(0, w + 1)  # padded texel coordinates
+        ij = pix.floor()
+        frac = pix - ij
+        ij = ij.long()
+        base = torch.arange(b, device=planes.device).view(b, 1, 1) * (p * wp * wp) + \
+            torch.arange(p, device=planes.device).view(1, 1, p) * (wp * wp)
+        corner = base + ij[..., 1] * wp + ij[..., 0]  # (B, N, 3)
+        taps = torch.tensor([0, 1, wp, wp + 1], device=planes.device)
+        idx = (corner.unsqueeze(-1) + taps).reshape(-1)
+        fx, fy = frac[..., 0:1], frac[..., 1:2]
+        wx = torch.cat([1 - fx, fx], -1)
+        wy = torch.cat([1 - fy, fy], -1) / p
+        wts = (wy.unsqueeze(-1) * wx.unsqueeze(-2)).reshape(-1)
+        offsets = torch.arange(0, b * n * p * 4, p * 4, device=planes.device)
+    out = F.embedding_bag(idx, table, offsets, mode="sum", per_sample_weights=wts)
+    return out.view(b, n, c)
