@@ -29,6 +29,15 @@ def project_to_planes(points: torch.Tensor, box_size: float) -> torch.Tensor:
     return uv
 
 
+def inside_box(points: torch.Tensor, box_size: float) -> torch.Tensor:
+    """``(B, N)`` bool mask of the points inside the closed cube ``[-box/2, box/2]^3``.
+
+    Samplers zero the features of the other points: a point outside the cube along
+    only one axis still projects inside the plane that does not contain that axis.
+    """
+    return (points.abs() <= box_size / 2).all(dim=-1)
+
+
 def sample_triplane(planes: torch.Tensor, points: torch.Tensor, box_size: float) -> torch.Tensor:
     """Mean of the bilinear samples of the three planes.
 
@@ -43,17 +52,19 @@ def sample_triplane(planes: torch.Tensor, points: torch.Tensor, box_size: float)
     grid = project_to_planes(points, box_size).reshape(b * p, 1, n, 2).to(planes.dtype)
     out = F.grid_sample(planes.reshape(b * p, c, h, w), grid, mode="bilinear",
                         padding_mode="zeros", align_corners=False)  # (B*3, C, 1, N)
-    return out.view(b, p, c, n).mean(dim=1).transpose(1, 2).contiguous()
+    inside = inside_box(points, box_size).to(planes.dtype).unsqueeze(1)  # (B, 1, N)
+    return (out.view(b, p, c, n).mean(dim=1) * inside).transpose(1, 2).contiguous()
 
 
 def sample_planes_separately(planes: torch.Tensor, points: torch.Tensor, box_size: float) -> torch.Tensor:
     """Per-plane samples ``(B, 3, N, C)`` (one ``grid_sample`` per plane; used by the reference renderer)."""
     uv = project_to_planes(points, box_size)
+    inside = inside_box(points, box_size).to(planes.dtype).unsqueeze(-1)  # (B, N, 1)
     feats = []
     for i in range(planes.shape[1]):
         g = uv[:, i].unsqueeze(1).to(planes.dtype)  # (B, 1, N, 2)
         f = F.grid_sample(planes[:, i], g, mode="bilinear", padding_mode="zeros", align_corners=False)
-        feats.append(f.squeeze(2).transpose(1, 2))
+        feats.append(f.squeeze(2).transpose(1, 2) * inside)
     return torch.stack(feats, dim=1)
 
 
@@ -98,6 +109,7 @@ def sample_triplane_gather(planes: torch.Tensor, points: torch.Tensor, box_size:
         fx, fy = frac[..., 0:1], frac[..., 1:2]
         wx = torch.cat([1 - fx, fx], -1)
         wy = torch.cat([1 - fy, fy], -1) / p
+        wy = wy * inside_box(points.detach(), box_size).to(planes.dtype)[..., None, None]  # out-of-box points: 0
         wts = (wy.unsqueeze(-1) * wx.unsqueeze(-2)).reshape(-1)
         offsets = torch.arange(0, b * n * p * 4, p * 4, device=planes.device)
     out = F.embedding_bag(idx, table, offsets, mode="sum", per_sample_weights=wts)

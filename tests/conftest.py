@@ -1,0 +1,88 @@
+"""Shared fixtures: seeded small models, the (reduced) paper model and model inputs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+# ``pytest`` (unlike ``python -m pytest``) does not put the repository root on sys.path,
+# and the package is not necessarily installed: make ``import export3d`` work from a clone.
+_ROOT = str(Path(__file__).resolve().parents[1])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from export3d.config import ModelConfig  # noqa: E402
+from export3d.models.export3d import Export3D  # noqa: E402
+from export3d.models.segformer import EAdaLN  # noqa: E402
+from export3d.rendering.camera import orbit_camera  # noqa: E402
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(autouse=True)
+def _seed_everything():
+    torch.manual_seed(0)
+    yield
+
+
+def build_model(cfg: ModelConfig, seed: int = 0, modulated: bool = False) -> Export3D:
+    """``Export3D(cfg)`` built after ``torch.manual_seed(seed)``, in eval mode.
+
+    EAdaLN modulation layers are zero-initialised (adaLN-Zero), so a freshly built
+    generator ignores the expression. ``modulated=True`` gives them random weights,
+    as a trained model would have, so that beta actually changes the tri-plane.
+    """
+    torch.manual_seed(seed)
+    model = Export3D(cfg)
+    if modulated:
+        gen = torch.Generator().manual_seed(seed + 1000)
+        with torch.no_grad():
+            for m in model.modules():
+                if isinstance(m, EAdaLN):
+                    std = 1.0 / m.modulation.in_features ** 0.5
+                    m.modulation.weight.copy_(torch.randn(m.modulation.weight.shape, generator=gen) * std)
+                    m.modulation.bias.copy_(torch.randn(m.modulation.bias.shape, generator=gen) * 0.1)
+    return model.eval()
+
+
+def make_inputs(cfg: ModelConfig, batch: int, seed: int = 0):
+    """Source in [-1, 1], blendshape-like beta in [0, 1], and cameras with distinct poses."""
+    gen = torch.Generator().manual_seed(seed)
+    s = cfg.generator.source_size
+    source = torch.rand(batch, 3, s, s, generator=gen) * 2 - 1
+    beta = torch.rand(batch, cfg.expression.beta_dim, generator=gen)
+    yaw = torch.linspace(-20.0, 20.0, batch) if batch > 1 else torch.tensor([10.0])
+    pitch = torch.linspace(5.0, -5.0, batch) if batch > 1 else torch.tensor([-5.0])
+    return source, beta, orbit_camera(yaw, pitch)
+
+
+@pytest.fixture
+def small_cfg() -> ModelConfig:
+    return ModelConfig.small()
+
+
+@pytest.fixture
+def small_model(small_cfg) -> Export3D:
+    """A fresh seeded small model with random EAdaLN modulation, eval mode."""
+    return build_model(small_cfg, seed=0, modulated=True)
+
+
+@pytest.fixture(scope="session")
+def paper_model() -> Export3D:
+    """The paper architecture at source 64 (63M parameters): built once per session."""
+    return build_model(ModelConfig.paper().scaled_to_source(64), seed=0)
+
+
+@pytest.fixture
+def model_factory():
+    """``model_factory(cfg, seed=0, modulated=False) -> Export3D`` (see ``build_model``)."""
+    return build_model
+
+
+@pytest.fixture
+def inputs_factory():
+    """``inputs_factory(cfg, batch, seed=0) -> (source, beta, camera)`` (see ``make_inputs``)."""
+    return make_inputs
