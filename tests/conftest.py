@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
-# ``pytest`` (unlike ``python -m pytest``) does not put the repository root on sys.path,
-# and the package is not necessarily installed: make ``import export3d`` work from a clone.
-_ROOT = str(Path(__file__).resolve().parents[1])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from export3d.config import ModelConfig  # noqa: E402
-from export3d.models.export3d import Export3D  # noqa: E402
-from export3d.models.segformer import EAdaLN  # noqa: E402
-from export3d.rendering.camera import orbit_camera  # noqa: E402
+from export3d.config import ModelConfig
+from export3d.models.export3d import Export3D
+from export3d.models.segformer import EAdaLN
+from export3d.rendering.camera import orbit_camera
 
 torch.set_num_threads(2)
 

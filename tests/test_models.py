@@ -273,7 +273,8 @@ def test_cached_source_gives_the_full_forward_planes_and_beta_matters(small_cfg,
     with torch.no_grad():
         same = small_model.planes(src, beta)
     assert torch.equal(same, planes)  # so any difference below is caused by beta alone
-    assert (other - planes).abs().max() > 5e-6  # a different expression, a different tri-plane
+    # a different expression, a different tri-plane: by a visible amount relative to the planes' spread
+    assert (other - planes).abs().mean() > 1e-3 * planes.std()  # measured ~3e-3 (untrained CLeBS codes are small)
     # the cache is not modified by the expression-dependent part
     assert torch.equal(src.tokens, kept[0]) and torch.equal(src.highres, kept[1])
     with torch.no_grad():
@@ -297,10 +298,10 @@ def test_batch_one_source_broadcasts_against_a_beta_batch(small_cfg, small_model
         batched = small_model.planes(src, beta)
         rows = torch.cat([small_model.planes(src, beta[i:i + 1]) for i in range(3)])
     assert batched.shape == (3, 3, 32, 64, 64)
-    # beta's effect on the planes of this untrained generator is small (~1e-5), so compare
-    # tightly: rounding differences between batched and per-row kernels are ~1e-8.
-    torch.testing.assert_close(batched, rows, atol=5e-7, rtol=0)
-    assert (batched[0] - batched[1]).abs().max() > 5e-6 and (batched[1] - batched[2]).abs().max() > 5e-6
+    # rounding differences between batched and per-row kernels are ~1e-6 on planes of std ~1,
+    # while different betas move the planes by far more.
+    torch.testing.assert_close(batched, rows, atol=2e-5, rtol=0)
+    assert (batched[0] - batched[1]).abs().max() > 1e-3 and (batched[1] - batched[2]).abs().max() > 1e-3
     two = SourceFeatures(src.tokens.repeat(2, 1, 1), src.grid, src.highres.repeat(2, 1, 1, 1))
     with pytest.raises(ValueError):
         two.expand(3)
@@ -427,3 +428,18 @@ def test_bf16_channels_last_is_close_to_fp32(small_cfg, small_model, inputs_fact
     assert (fast.raw.rgb - ref.raw.rgb).abs().mean() < 0.05
     assert diff > 0  # bf16 really was used
     torch.testing.assert_close(back.image, ref.image, atol=1e-4, rtol=1e-4)
+
+
+def test_initialisation_keeps_the_expression_path_alive(small_cfg, model_factory, inputs_factory):
+    """Variance-preserving init: planes have unit-order spread and the token path is not drowned out."""
+    model = model_factory(small_cfg, seed=0).eval()
+    source, beta, _ = inputs_factory(small_cfg, 2)
+    g = model.generator
+    with torch.no_grad():
+        src = model.encode_source(source)
+        planes = model.planes(src, beta)
+        b, n, d = src.tokens.shape
+        up = g.up(g.norm(src.tokens).transpose(1, 2).reshape(b, d, *src.grid))
+    assert 0.2 < float(planes.std()) < 5.0
+    # the upsampled token path reaches the fusion at a scale comparable to the high-res branch
+    assert 0.2 < float(up.std() / src.highres.std()) < 5.0

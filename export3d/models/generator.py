@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 
 from ..config import GeneratorConfig
-from .layers import PixelShuffleUp, conv_act, coordinate_grid
+from .layers import PixelShuffleUp, conv_act, coordinate_grid, init_variance_preserving
 from .segformer import EAdaLNBlock, OverlapPatchEmbed
 
 
@@ -81,6 +81,10 @@ class TriplaneGenerator(nn.Module):
         )
         p = cfg.plane_size
         self.register_buffer("ema_planes", torch.zeros(3 * cfg.plane_channels, p, p))
+        for part in (self.stem, self.highres, self.fusion):
+            init_variance_preserving(part)
+        for stage in self.up:
+            stage.reset_parameters()
 
     # ------------------------------------------------------------------ source
     def encode_source(self, image: torch.Tensor) -> SourceFeatures:

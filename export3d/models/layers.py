@@ -13,6 +13,19 @@ def conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 3, stride=stride, padding=1)
 
 
+def init_variance_preserving(module: nn.Module, slope: float = 0.2) -> None:
+    """He (fan-in, LeakyReLU) init for every conv and linear layer, zero biases.
+
+    PyTorch's default init shrinks activations by ~2x per layer, which starved the
+    expression path of the generator (its output was ~1/50 of the high-res branch).
+    """
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)) and m.weight.requires_grad:
+            nn.init.kaiming_normal_(m.weight, a=slope, mode="fan_in", nonlinearity="leaky_relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
 def conv_act(cin: int, cout: int, stride: int = 1, slope: float = 0.2) -> nn.Sequential:
     """3x3 convolution followed by LeakyReLU."""
     return nn.Sequential(conv3x3(cin, cout, stride), nn.LeakyReLU(slope))
@@ -54,6 +67,14 @@ class PixelShuffleUp(nn.Module):
         self.shuffle = nn.PixelShuffle(2)
         self.blur = GaussianBlur(blur_sigma)
         self.act = nn.LeakyReLU(0.2)
+
+    def reset_parameters(self) -> None:
+        """He init scaled up by the blur's white-noise variance reduction, so x2 stages keep variance."""
+        k2d = torch.outer(self.blur.kernel, self.blur.kernel)
+        nn.init.kaiming_normal_(self.conv.weight, a=0.2, mode="fan_in", nonlinearity="leaky_relu")
+        with torch.no_grad():
+            self.conv.weight.mul_(k2d.pow(2).sum().rsqrt().sqrt())
+        nn.init.zeros_(self.conv.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.blur(self.shuffle(self.conv(x))))
