@@ -81,3 +81,31 @@ def camera_angles(camera: torch.Tensor, look_at=LOOK_AT) -> tuple[torch.Tensor, 
     yaw = torch.atan2(d[:, 0], d[:, 2])
     pitch = torch.asin(d[:, 1].clamp(-1, 1))
     return yaw * 180 / math.pi, pitch * 180 / math.pi
+
+
+def project_points(points: torch.Tensor, camera: torch.Tensor, width: int, height: int | None = None) -> torch.Tensor:
+    """World points ``(B, N, 3)`` -> ``(B, N, 3)``: pixel column x, pixel row y, view depth z.
+
+    Pixel ``(row, col)`` has its centre at ``(col + 0.5, row + 0.5)``, matching ``generate_rays``.
+    """
+    height = height or width
+    cam2world, k = unpack_camera(camera)
+    rot, origin = cam2world[:, :3, :3], cam2world[:, :3, 3]
+    cam = torch.einsum("bji,bnj->bni", rot, points - origin[:, None])  # R^T (p - o)
+    z = cam[..., 2]
+    u = (k[:, None, 0, 0] * cam[..., 0] / z + k[:, None, 0, 2]) * width
+    v = (k[:, None, 1, 1] * cam[..., 1] / z + k[:, None, 1, 2]) * height
+    return torch.stack([u, v, z], dim=-1)
+
+
+def roll_camera(camera: torch.Tensor, roll_deg) -> torch.Tensor:
+    """Rotate cameras ``(B, 25)`` about their optical axis; positive roll turns the image content
+    counter-clockwise on screen (the camera itself turns clockwise)."""
+    cam2world, k = unpack_camera(camera)
+    a = torch.deg2rad(torch.as_tensor(roll_deg, dtype=camera.dtype).reshape(-1)).expand(camera.shape[0])
+    c, s = torch.cos(a), torch.sin(a)
+    rz = torch.zeros(camera.shape[0], 3, 3, dtype=camera.dtype)
+    rz[:, 0, 0], rz[:, 0, 1], rz[:, 1, 0], rz[:, 1, 1], rz[:, 2, 2] = c, -s, s, c, 1.0
+    out = cam2world.clone()
+    out[:, :3, :3] = cam2world[:, :3, :3] @ rz
+    return pack_camera(out, k)

@@ -1,0 +1,115 @@
+"""Render frames of synthetic people: ICT head + procedural appearance + lighting + background.
+
+The head stays fixed in the world and the *camera* carries the head pose (as in
+Export3D, where pose enters only through the 25-number camera). Backgrounds are
+screen-space images, static over a clip, as in a real video.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..face.ict_model import ICTFaceModel, ict_to_world
+from ..rendering.camera import project_points
+from ..rendering.raster import (
+    downsample,
+    interpolate,
+    rasterize,
+    triangulate_corners,
+    triangulate_quads,
+    vertex_normals,
+)
+from .appearance import Appearance, Lighting, pixel_detail, sample_appearance, shade, vertex_albedo
+from .semantics import compute_semantics
+
+IDENTITY_SCALE = 0.9  #: std of the sampled identity coefficients (ICT's PCA is ~N(0, 1))
+
+
+@dataclass
+class Person:
+    """One synthetic identity: shape coefficients and appearance, all from ``seed``."""
+
+    seed: int
+    shape: np.ndarray  #: (100,) identity coefficients
+    appearance: Appearance
+
+    @classmethod
+    def from_seed(cls, seed: int, num_identity: int = 100) -> "Person":
+        rng = np.random.default_rng([seed, 7919])
+        shape = (rng.standard_normal(num_identity) * IDENTITY_SCALE).astype(np.float32)
+        return cls(seed, shape, sample_appearance(rng))
+
+
+@dataclass
+class PreparedPerson:
+    person: Person
+    identity_offset: torch.Tensor  #: (V*3,) identity displacement, cm
+    attributes: np.ndarray  #: (V, 9): albedo (3), canonical position (3), detail masks (3)
+
+
+@dataclass
+class Frame:
+    image: np.ndarray  #: (S, S, 3) uint8 sRGB
+    mask: np.ndarray  #: (S, S) float32 head coverage in [0, 1]
+    depth: np.ndarray  #: (S, S) float32 view depth of the head, inf on background (supersampled min)
+    region: np.ndarray  #: (S, S) int16 region id at the pixel centre sample, -1 on background
+    landmarks2d: np.ndarray  #: (68, 2) float32 pixel (x = column, y = row), pixel centres at +0.5
+    landmarks3d: np.ndarray  #: (68, 3) float32 world units
+
+
+class SceneRenderer:
+    """Renders ``size x size`` frames with ``supersample``-fold anti-aliasing."""
+
+    def __init__(self, model: ICTFaceModel, size: int, supersample: int = 2):
+        self.model, self.size, self.ss = model, size, supersample
+        self.semantics = compute_semantics(model)
+        visible = np.flatnonzero(self.semantics.visible_faces)
+        faces = model.faces[visible]
+        self.tris, tri_face = triangulate_quads(faces)
+        self.tri_face = visible[tri_face]
+        self.tri_uv = model.uvs[triangulate_corners(model.face_uvs[visible], faces)]  # (T, 3, 2)
+        rid, self.region_names = model.face_regions()
+        self.tri_region = rid[self.tri_face]
+
+    def prepare(self, person: Person) -> PreparedPerson:
+        offset = torch.from_numpy(person.shape) @ self.model.identity_deltas
+        albedo, masks = vertex_albedo(self.semantics, person.appearance)
+        attrs = np.concatenate([albedo, self.semantics.canonical, masks], axis=1).astype(np.float32)
+        return PreparedPerson(person, offset, attrs)
+
+    def world_vertices(self, prepared: PreparedPerson, expression: np.ndarray) -> torch.Tensor:
+        """``(V, 3)`` world-space vertices for expression weights ``(57,)``."""
+        flat = self.model.neutral.reshape(-1) + prepared.identity_offset
+        flat = flat + torch.as_tensor(expression, dtype=torch.float32) @ self.model.expression_deltas
+        return ict_to_world(flat.reshape(-1, 3))
+
+    def render(self, prepared: PreparedPerson, expression: np.ndarray, camera: torch.Tensor,
+               lighting: Lighting, background: np.ndarray) -> Frame:
+        """One frame. ``camera (25,)`` or ``(1, 25)``; ``background (S, S, 3)`` linear RGB float."""
+        cam = camera.reshape(1, 25).float()
+        verts = self.world_vertices(prepared, expression)
+        big = self.size * self.ss
+        screen = project_points(verts[None], cam, big)[0].numpy()
+        frags = rasterize(screen, self.tris, big, big)
+        normals = vertex_normals(verts.numpy(), self.tris)
+        attrs = np.concatenate([prepared.attributes, normals], axis=1)
+        px = interpolate(frags, attrs, self.tris)
+        covered = frags.mask.reshape(-1)
+        colour = np.repeat(np.repeat(background, self.ss, 0), self.ss, 1).reshape(-1, 3).copy()
+        a = px.reshape(-1, attrs.shape[1])[covered]
+        albedo = a[:, 0:3] * pixel_detail(a[:, 3:6], a[:, 6:9], prepared.person.appearance.noise_seed)
+        colour[covered] = shade(albedo, a[:, 9:12], lighting)
+        image = downsample(colour.reshape(big, big, 3), self.ss)
+        srgb = np.clip(image, 0, 1) ** (1 / 2.2)
+        lm3 = self.model.landmarks(verts[None])
+        lm2 = project_points(lm3, cam, self.size)[0, :, :2]
+        centre = self.ss // 2
+        tri = frags.tri_id[centre::self.ss, centre::self.ss]
+        region = np.where(tri >= 0, self.tri_region[np.maximum(tri, 0)], -1).astype(np.int16)
+        depth = frags.depth.reshape(self.size, self.ss, self.size, self.ss).min(axis=(1, 3))
+        return Frame(image=(srgb * 255 + 0.5).astype(np.uint8), mask=downsample(frags.mask, self.ss),
+                     depth=depth, region=region, landmarks2d=lm2.numpy().astype(np.float32),
+                     landmarks3d=lm3[0].numpy().astype(np.float32))
