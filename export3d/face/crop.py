@@ -1,0 +1,438 @@
+"""FFHQ/EG3D-like face crops without rotation: pure geometry plus resampling.
+
+Coordinates (docs/conventions.md, "Face crop"): points are continuous pixel coordinates
+``(x, y)`` with x to the right and y down; pixel ``(row r, col c)`` covers
+``[c, c + 1) x [r, r + 1)`` and has its centre at ``(c + 0.5, r + 0.5)``. This is the
+convention of ``export3d.rendering.camera.project_points``.
+
+Five-point layout (``points5``, shape ``(5, 2)``), always named from the *subject's* point
+of view, so for a frontal face the subject's right eye is on the image's left::
+
+    0 EYE_RIGHT    subject's right eye centre
+    1 EYE_LEFT     subject's left eye centre
+    2 NOSE         nose tip (not used by the crop rule)
+    3 MOUTH_RIGHT  subject's right mouth corner
+    4 MOUTH_LEFT   subject's left mouth corner
+
+Crop rule (FFHQ's, minus the rotation): with ``eye_mid`` the eye midpoint,
+``eye_to_eye = eye_left - eye_right`` and ``eye_to_mouth = mouth_mid - eye_mid``, the crop is
+the axis-aligned square centred at ``eye_mid + 0.1 * eye_to_mouth`` with side
+``2 * max(2.0 * |eye_to_eye|, 1.8 * |eye_to_mouth|)``. Head roll is *not* removed: it stays
+in the image and is carried by the camera, so image -> crop is scale + translation only.
+The rule only uses the midpoints and the two lengths, so swapping left and right by
+mistake does not change the box.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+EYE_RIGHT, EYE_LEFT, NOSE, MOUTH_RIGHT, MOUTH_LEFT = range(5)
+
+#: FFHQ crop constants.
+CENTER_SHIFT = 0.1  #: centre = eye midpoint + CENTER_SHIFT * eye_to_mouth
+EYE_FACTOR = 2.0  #: half side >= EYE_FACTOR * |eye_to_eye|
+MOUTH_FACTOR = 1.8  #: half side >= MOUTH_FACTOR * |eye_to_mouth|
+
+#: 68-point (Multi-PIE / iBUG / dlib) layout, 0-based indices.
+IBUG68_EYE_RIGHT = tuple(range(36, 42))  #: subject's right eye contour (image left)
+IBUG68_EYE_LEFT = tuple(range(42, 48))  #: subject's left eye contour
+IBUG68_NOSE = 30  #: nose tip
+IBUG68_MOUTH_RIGHT = 48  #: subject's right mouth corner
+IBUG68_MOUTH_LEFT = 54  #: subject's left mouth corner
+
+#: MediaPipe FaceMesh (468 points, or 478 with irises) layout.
+MEDIAPIPE_EYE_RIGHT = (33, 133, 159, 145, 158, 153, 160, 144)  #: subject's right eye ring
+MEDIAPIPE_EYE_LEFT = (263, 362, 386, 374, 385, 380, 387, 373)  #: subject's left eye ring
+MEDIAPIPE_NOSE = 1  #: nose tip
+MEDIAPIPE_MOUTH_RIGHT = 61  #: subject's right mouth corner
+MEDIAPIPE_MOUTH_LEFT = 291  #: subject's left mouth corner
+
+#: Downscaling factor below which ``warp``/``paste_back`` first shrink with INTER_AREA.
+AREA_THRESHOLD = 0.5
+
+_BORDERS = {
+    "replicate": cv2.BORDER_REPLICATE,
+    "constant": cv2.BORDER_CONSTANT,
+    "reflect": cv2.BORDER_REFLECT_101,
+}
+
+
+# --------------------------------------------------------------------------- points
+def _as_points(points, n_min: int, name: str) -> np.ndarray:
+    arr = np.asarray(points, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[0] < n_min or arr.shape[1] < 2:
+        raise ValueError(f"{name} must have shape (N >= {n_min}, 2 or 3), got {arr.shape}")
+    return arr[:, :2]
+
+
+def make_points5(eye_right, eye_left, mouth_right, mouth_left, nose=None) -> np.ndarray:
+    """Build a ``(5, 2)`` array from named points (subject's left/right).
+
+    Without ``nose`` the mean of the four other points stands in for it (the crop rule
+    does not use the nose).
+    """
+    pts = [np.asarray(p, dtype=np.float64).reshape(2) for p in (eye_right, eye_left, mouth_right, mouth_left)]
+    nose_pt = np.mean(pts, axis=0) if nose is None else np.asarray(nose, dtype=np.float64).reshape(2)
+    return np.stack([pts[0], pts[1], nose_pt, pts[2], pts[3]])
+
+
+def points5_from_68(landmarks) -> np.ndarray:
+    """68-point Multi-PIE layout ``(68, 2|3)`` -> ``(5, 2)``.
+
+    Eyes are the means of points 36-41 (subject's right) and 42-47 (subject's left);
+    the nose is point 30, the mouth corners are 48 (subject's right) and 54 (left).
+    """
+    lm = _as_points(landmarks, 68, "68-point landmarks")
+    if lm.shape[0] != 68:
+        raise ValueError(f"expected 68 landmarks, got {lm.shape[0]}")
+    return np.stack([
+        lm[list(IBUG68_EYE_RIGHT)].mean(axis=0),
+        lm[list(IBUG68_EYE_LEFT)].mean(axis=0),
+        lm[IBUG68_NOSE],
+        lm[IBUG68_MOUTH_RIGHT],
+        lm[IBUG68_MOUTH_LEFT],
+    ])
+
+
+def points5_from_mediapipe(landmarks, image_size: tuple[int, int] | None = None) -> np.ndarray:
+    """MediaPipe FaceMesh landmarks ``(468 or 478, 2|3)`` -> ``(5, 2)``.
+
+    Eyes are the means of the rings ``MEDIAPIPE_EYE_RIGHT`` / ``MEDIAPIPE_EYE_LEFT`` (subject's
+    right / left), the nose is point 1, the mouth corners are 61 (subject's right) and 291
+    (subject's left). MediaPipe reports coordinates normalized to [0, 1]; pass
+    ``image_size=(width, height)`` to convert them to pixels (``x * width``, ``y * height``).
+    Without it the landmarks must already be in pixels.
+    """
+    lm = _as_points(landmarks, 468, "MediaPipe landmarks")
+    if image_size is not None:
+        lm = lm * np.asarray(image_size, dtype=np.float64).reshape(1, 2)
+    return np.stack([
+        lm[list(MEDIAPIPE_EYE_RIGHT)].mean(axis=0),
+        lm[list(MEDIAPIPE_EYE_LEFT)].mean(axis=0),
+        lm[MEDIAPIPE_NOSE],
+        lm[MEDIAPIPE_MOUTH_RIGHT],
+        lm[MEDIAPIPE_MOUTH_LEFT],
+    ])
+
+
+def points5_from_yunet(face) -> np.ndarray:
+    """YuNet (``cv2.FaceDetectorYN``) keypoints -> ``(5, 2)``.
+
+    Accepts a detection row of 15 values ``(x, y, w, h, 10 keypoint coordinates, score)``,
+    14 values (no score), the 10 keypoint coordinates, or a ``(5, 2)`` array.
+    YuNet order assumed: [subject's right eye (image left for a frontal face), subject's
+    left eye, nose tip, subject's right mouth corner, subject's left mouth corner]. This is
+    also our ``points5`` order, so the conversion only reshapes.
+    """
+    arr = np.asarray(face, dtype=np.float64)
+    if arr.shape == (5, 2):
+        kps = arr
+    elif arr.ndim == 1 and arr.shape[0] in (14, 15):
+        kps = arr[4:14].reshape(5, 2)
+    elif arr.ndim == 1 and arr.shape[0] == 10:
+        kps = arr.reshape(5, 2)
+    else:
+        raise ValueError(f"YuNet face must be 15, 14 or 10 values or (5, 2), got shape {arr.shape}")
+    order = [EYE_RIGHT, EYE_LEFT, NOSE, MOUTH_RIGHT, MOUTH_LEFT]  # YuNet index -> ours (identity)
+    out = np.empty((5, 2))
+    out[order] = kps
+    return out
+
+
+# --------------------------------------------------------------------------- box
+@dataclass(frozen=True)
+class CropBox:
+    """Axis-aligned square ``[cx - size/2, cx + size/2] x [cy - size/2, cy + size/2]`` in
+    continuous pixel coordinates (pixel ``(r, c)`` has its centre at ``(c + 0.5, r + 0.5)``)."""
+
+    cx: float
+    cy: float
+    size: float
+
+    def __post_init__(self):
+        for name in ("cx", "cy", "size"):
+            value = float(getattr(self, name))
+            if not math.isfinite(value):
+                raise ValueError(f"CropBox.{name} must be finite, got {value}")
+            object.__setattr__(self, name, value)
+        if self.size <= 0:
+            raise ValueError(f"CropBox.size must be positive, got {self.size}")
+
+    @property
+    def x0(self) -> float:
+        return self.cx - self.size / 2
+
+    @property
+    def y0(self) -> float:
+        return self.cy - self.size / 2
+
+    @property
+    def x1(self) -> float:
+        return self.cx + self.size / 2
+
+    @property
+    def y1(self) -> float:
+        return self.cy + self.size / 2
+
+    def xyxy(self) -> tuple[float, float, float, float]:
+        """``(x0, y0, x1, y1)``."""
+        return self.x0, self.y0, self.x1, self.y1
+
+    def scaled(self, factor: float) -> CropBox:
+        """The same centre, side multiplied by ``factor``."""
+        return CropBox(self.cx, self.cy, self.size * factor)
+
+    def shifted(self, dx: float, dy: float) -> CropBox:
+        """Centre moved by ``(dx, dy)`` pixels."""
+        return CropBox(self.cx + dx, self.cy + dy, self.size)
+
+
+def crop_box_from_points(points5, scale: float = 1.0, offset: tuple[float, float] = (0.0, 0.0)) -> CropBox:
+    """FFHQ-rule crop square (no rotation) from ``points5`` ``(5, 2)`` in pixels.
+
+    ``scale`` multiplies the side; ``offset = (ox, oy)`` then moves the centre by
+    ``(ox * size, oy * size)`` (x right, y down) with the *scaled* side. Raises
+    ``ValueError`` for non-finite or degenerate points (zero eye-to-eye and eye-to-mouth
+    distances) and for a non-positive ``scale``.
+    """
+    pts = np.asarray(points5, dtype=np.float64)
+    if pts.shape != (5, 2):
+        raise ValueError(f"points5 must have shape (5, 2), got {pts.shape}")
+    if not np.all(np.isfinite(pts)):
+        raise ValueError("points5 contains non-finite values")
+    if not (math.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be positive, got {scale}")
+    eye_mid = (pts[EYE_RIGHT] + pts[EYE_LEFT]) / 2
+    mouth_mid = (pts[MOUTH_RIGHT] + pts[MOUTH_LEFT]) / 2
+    eye_to_eye = pts[EYE_LEFT] - pts[EYE_RIGHT]
+    eye_to_mouth = mouth_mid - eye_mid
+    half = max(EYE_FACTOR * float(np.hypot(*eye_to_eye)), MOUTH_FACTOR * float(np.hypot(*eye_to_mouth)))
+    magnitude = float(np.abs(pts).max())
+    if half <= 1e-9 * max(1.0, magnitude):
+        raise ValueError("degenerate face points: eyes and mouth coincide, cannot size the crop")
+    size = 2.0 * half * scale
+    center = eye_mid + CENTER_SHIFT * eye_to_mouth
+    ox, oy = offset
+    return CropBox(center[0] + ox * size, center[1] + oy * size, size)
+
+
+def box_outside_fraction(box: CropBox, width: int, height: int) -> float:
+    """Fraction in [0, 1] of the box's area lying outside the image ``[0, width] x [0, height]``."""
+    ix = max(0.0, min(box.x1, float(width)) - max(box.x0, 0.0))
+    iy = max(0.0, min(box.y1, float(height)) - max(box.y0, 0.0))
+    inside = ix * iy / (box.size * box.size)
+    return float(min(1.0, max(0.0, 1.0 - inside)))
+
+
+# --------------------------------------------------------------------------- resampling helpers
+def _index_matrix(a: float, tx: float, ty: float) -> np.ndarray:
+    """cv2 (integer pixel-index) matrix for the continuous map ``u = a x + tx, v = a y + ty``."""
+    # continuous = index + 0.5 on both sides
+    return np.array([[a, 0.0, tx + 0.5 * a - 0.5], [0.0, a, ty + 0.5 * a - 0.5]], dtype=np.float64)
+
+
+def _border_indices(idx: np.ndarray, n: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """Source indices for (possibly out-of-range) ``idx`` and a validity mask (False = fill)."""
+    valid = (idx >= 0) & (idx < n)
+    if mode == "replicate":
+        return np.clip(idx, 0, n - 1), np.ones_like(valid)
+    if mode == "reflect":
+        if n == 1:
+            return np.zeros_like(idx), np.ones_like(valid)
+        period = 2 * n - 2
+        m = np.mod(idx, period)
+        return np.where(m > n - 1, period - m, m), np.ones_like(valid)
+    return np.clip(idx, 0, n - 1), valid
+
+
+def _extract(image: np.ndarray, x0: int, y0: int, x1: int, y1: int, mode: str, fill) -> np.ndarray:
+    """``image[y0:y1, x0:x1]`` with indices outside the image resolved by the border ``mode``."""
+    h, w = image.shape[:2]
+    rows, rvalid = _border_indices(np.arange(y0, y1), h, mode)
+    cols, cvalid = _border_indices(np.arange(x0, x1), w, mode)
+    out = image[rows[:, None], cols[None, :]]
+    if mode == "constant":
+        invalid = ~(rvalid[:, None] & cvalid[None, :])
+        out[invalid] = fill
+    return out
+
+
+def _scale_translate_warp(src: np.ndarray, a: float, tx: float, ty: float, dsize: tuple[int, int],
+                          border: int, fill) -> np.ndarray:
+    """Resample ``src`` under the continuous map ``dst = a * src + (tx, ty)`` into ``dsize = (w, h)``.
+
+    When ``a < AREA_THRESHOLD`` the source is first shrunk with INTER_AREA to about the
+    target resolution (box-filter antialiasing); the remaining near-identity map uses
+    bilinear interpolation.
+    """
+    if a < AREA_THRESHOLD:
+        h, w = src.shape[:2]
+        iw, ih = max(1, round(w * a)), max(1, round(h * a))
+        src = cv2.resize(src, (iw, ih), interpolation=cv2.INTER_AREA)
+        fx, fy = iw / w, ih / h
+        # The two axes may round differently; warp each with its exact factor.
+        m = np.array([[a / fx, 0.0, tx + 0.5 * a / fx - 0.5], [0.0, a / fy, ty + 0.5 * a / fy - 0.5]])
+    else:
+        m = _index_matrix(a, tx, ty)
+    out = cv2.warpAffine(src, m, dsize, flags=cv2.INTER_LINEAR, borderMode=border, borderValue=fill)
+    if out.ndim == 2 and src.ndim == 3:  # cv2 drops a trailing channel axis of size 1
+        out = out[..., None]
+    return out
+
+
+def _fill_value(fill, channels: int):
+    if np.isscalar(fill):
+        return (float(fill),) * 4
+    vals = tuple(float(v) for v in fill)
+    if len(vals) != channels:
+        raise ValueError(f"fill must be a scalar or have {channels} values, got {len(vals)}")
+    return vals + (0.0,) * (4 - len(vals))
+
+
+# --------------------------------------------------------------------------- transform
+@dataclass(frozen=True)
+class CropTransform:
+    """The map between an image and the ``out_size x out_size`` crop of ``box``.
+
+    In continuous pixel coordinates (centres at ``+0.5``) the map is
+    ``crop = (image - (box.x0, box.y0)) * out_size / box.size``, so crop pixel ``(r, c)``
+    (centre ``(c + 0.5, r + 0.5)``) samples the image at ``box.x0 + (c + 0.5) * size / out_size``.
+    """
+
+    box: CropBox
+    out_size: int
+
+    def __post_init__(self):
+        if int(self.out_size) != self.out_size or self.out_size <= 0:
+            raise ValueError(f"out_size must be a positive integer, got {self.out_size}")
+        object.__setattr__(self, "out_size", int(self.out_size))
+
+    @property
+    def scale(self) -> float:
+        """Crop pixels per image pixel."""
+        return self.out_size / self.box.size
+
+    def image_to_crop(self, points) -> np.ndarray:
+        """Image points ``(N, 2)`` -> crop points ``(N, 2)`` (continuous pixel coordinates)."""
+        p = np.asarray(points, dtype=np.float64)
+        return (p - np.array([self.box.x0, self.box.y0])) * self.scale
+
+    def crop_to_image(self, points) -> np.ndarray:
+        """Crop points ``(N, 2)`` -> image points ``(N, 2)``; exact inverse of ``image_to_crop``."""
+        p = np.asarray(points, dtype=np.float64)
+        return p / self.scale + np.array([self.box.x0, self.box.y0])
+
+    def matrix(self) -> np.ndarray:
+        """``(2, 3)`` affine image -> crop in continuous coordinates: ``crop = M @ [x, y, 1]``.
+
+        To use it with ``cv2.warpAffine`` (integer pixel indices) use ``cv2_matrix``.
+        """
+        s = self.scale
+        return np.array([[s, 0.0, -s * self.box.x0], [0.0, s, -s * self.box.y0]])
+
+    def cv2_matrix(self) -> np.ndarray:
+        """``(2, 3)`` image -> crop in cv2's pixel-index coordinates (centres at integers)."""
+        s = self.scale
+        return _index_matrix(s, -s * self.box.x0, -s * self.box.y0)
+
+    def warp(self, image: np.ndarray, border: str = "replicate", fill=0) -> np.ndarray:
+        """Resample ``image (H, W, C)`` (uint8 RGB, or any cv2-supported dtype) into the crop.
+
+        ``border``: ``"replicate"`` (default: outside pixels repeat the nearest edge pixel, so
+        faces near the frame edge still give a usable crop), ``"constant"`` (``fill``, a scalar
+        or one value per channel) or ``"reflect"`` (mirror without repeating the edge).
+        Downscaling by more than ``1 / AREA_THRESHOLD`` is antialiased: the covered sub-image
+        is shrunk with INTER_AREA before the final bilinear resampling.
+        """
+        if border not in _BORDERS:
+            raise ValueError(f"border must be one of {sorted(_BORDERS)}, got {border!r}")
+        if image.ndim not in (2, 3) or image.shape[0] == 0 or image.shape[1] == 0:
+            raise ValueError(f"image must be (H, W) or (H, W, C) and non-empty, got {image.shape}")
+        channels = 1 if image.ndim == 2 else image.shape[2]
+        fill_v = _fill_value(fill, channels)
+        s, n = self.scale, self.out_size
+        if s >= AREA_THRESHOLD:
+            return _scale_translate_warp(image, s, -s * self.box.x0, -s * self.box.y0, (n, n),
+                                         _BORDERS[border], fill_v)
+        # Strong downscale: cut the covered region (with a margin for the bilinear taps and
+        # the border rule applied), shrink it with INTER_AREA, then resample.
+        margin = math.ceil(2.0 / s) + 1
+        rx0, ry0 = math.floor(self.box.x0) - margin, math.floor(self.box.y0) - margin
+        rx1, ry1 = math.ceil(self.box.x1) + margin, math.ceil(self.box.y1) + margin
+        fill_px = fill_v[:channels] if channels > 1 else fill_v[0]
+        roi = _extract(image, rx0, ry0, rx1, ry1, border, fill_px)
+        return _scale_translate_warp(roi, s, s * (rx0 - self.box.x0), s * (ry0 - self.box.y0), (n, n),
+                                     cv2.BORDER_REPLICATE, fill_v)
+
+    def paste_back(self, crop_image: np.ndarray, original: np.ndarray, mask=None,
+                   feather: float = 0.05) -> np.ndarray:
+        """Put ``crop_image (out_size, out_size, C)`` back into a copy of ``original (H, W, C)``.
+
+        The crop is inverse-warped into the image and blended with weight
+        ``alpha = mask * edge_ramp``: ``mask`` is an optional ``(out_size, out_size)`` weight in
+        [0, 1] (float) or [0, 255] (uint8), default all ones; ``edge_ramp`` rises linearly from
+        0 at the crop's border to 1 at ``feather * out_size`` pixels inside it (``feather=0``:
+        no ramp). Pixels outside the box are returned unchanged. The result has
+        ``original``'s shape and dtype (uint8 values are rounded).
+        """
+        n = self.out_size
+        if crop_image.shape[:2] != (n, n):
+            raise ValueError(f"crop_image must be {n} x {n}, got {crop_image.shape[:2]}")
+        if crop_image.ndim != original.ndim or crop_image.shape[2:] != original.shape[2:]:
+            raise ValueError(f"crop_image {crop_image.shape} and original {original.shape} channels differ")
+        if feather < 0:
+            raise ValueError(f"feather must be >= 0, got {feather}")
+        h, w = original.shape[:2]
+        if mask is None:
+            alpha = np.ones((n, n), dtype=np.float32)
+        else:
+            m = np.asarray(mask)
+            if m.shape[:2] != (n, n) or m.ndim not in (2, 3) or (m.ndim == 3 and m.shape[2] != 1):
+                raise ValueError(f"mask must be ({n}, {n}), got {m.shape}")
+            alpha = m.reshape(n, n).astype(np.float32)
+            if m.dtype == np.uint8:
+                alpha /= 255.0
+            alpha = np.clip(alpha, 0.0, 1.0)
+        if feather > 0:
+            centres = np.arange(n, dtype=np.float32) + 0.5
+            dist = np.minimum(centres, n - centres)
+            ramp = np.clip(dist / (feather * n), 0.0, 1.0)
+            alpha = alpha * np.minimum(ramp[:, None], ramp[None, :])
+        # Only the box's bounding pixels (clipped to the image) can change.
+        rx0, ry0 = max(0, math.floor(self.box.x0) - 1), max(0, math.floor(self.box.y0) - 1)
+        rx1, ry1 = min(w, math.ceil(self.box.x1) + 1), min(h, math.ceil(self.box.y1) + 1)
+        out = original.copy()
+        if rx0 >= rx1 or ry0 >= ry1:
+            return out
+        # inverse map, relative to the region: region = crop / s + (x0 - rx0, y0 - ry0)
+        a, tx, ty = 1.0 / self.scale, self.box.x0 - rx0, self.box.y0 - ry0
+        dsize = (rx1 - rx0, ry1 - ry0)
+        zero = (0.0, 0.0, 0.0, 0.0)
+        alpha_img = _scale_translate_warp(alpha, a, tx, ty, dsize, cv2.BORDER_CONSTANT, zero)
+        color_img = _scale_translate_warp(crop_image.astype(np.float32), a, tx, ty, dsize,
+                                          cv2.BORDER_REPLICATE, zero)
+        if color_img.ndim == 2 and original.ndim == 3:
+            color_img = color_img[..., None]
+        alpha_img = np.clip(alpha_img, 0.0, 1.0)
+        weight = alpha_img[..., None] if original.ndim == 3 else alpha_img
+        region = out[ry0:ry1, rx0:rx1]
+        orig_f = region.astype(np.float32)
+        blended = orig_f + weight * (color_img - orig_f)
+        if np.issubdtype(original.dtype, np.integer):
+            info = np.iinfo(original.dtype)
+            blended = np.clip(np.rint(blended), info.min, info.max)
+        inside = alpha_img > 0
+        region[inside] = blended[inside].astype(original.dtype)
+        return out
+
+
+def crop_face(image: np.ndarray, points5, out_size: int, scale: float = 1.0,
+              offset: tuple[float, float] = (0.0, 0.0), border: str = "replicate") -> tuple[np.ndarray, CropTransform]:
+    """Convenience: ``crop_box_from_points`` + ``CropTransform.warp``; returns ``(crop, transform)``."""
+    transform = CropTransform(crop_box_from_points(points5, scale, offset), out_size)
+    return transform.warp(image, border=border), transform

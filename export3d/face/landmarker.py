@@ -1,0 +1,79 @@
+"""MediaPipe FaceLandmarker (Tasks API): 478 landmarks, 52 ARKit blendshapes, head pose matrix.
+
+Run on a square face crop (see ``crop.py``); results are in that crop's pixels.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+
+from .assets import LANDMARKER, locate
+
+#: MediaPipe's blendshape order: "_neutral" then 51 ARKit names. This is the order of beta.
+BLENDSHAPE_NAMES = (
+    "_neutral", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
+    "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "eyeBlinkLeft", "eyeBlinkRight", "eyeLookDownLeft",
+    "eyeLookDownRight", "eyeLookInLeft", "eyeLookInRight", "eyeLookOutLeft", "eyeLookOutRight", "eyeLookUpLeft",
+    "eyeLookUpRight", "eyeSquintLeft", "eyeSquintRight", "eyeWideLeft", "eyeWideRight", "jawForward", "jawLeft",
+    "jawOpen", "jawRight", "mouthClose", "mouthDimpleLeft", "mouthDimpleRight", "mouthFrownLeft",
+    "mouthFrownRight", "mouthFunnel", "mouthLeft", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthPressLeft",
+    "mouthPressRight", "mouthPucker", "mouthRight", "mouthRollLower", "mouthRollUpper", "mouthShrugLower",
+    "mouthShrugUpper", "mouthSmileLeft", "mouthSmileRight", "mouthStretchLeft", "mouthStretchRight",
+    "mouthUpperUpLeft", "mouthUpperUpRight", "noseSneerLeft", "noseSneerRight",
+)
+
+
+@dataclass
+class LandmarkResult:
+    landmarks: np.ndarray  #: (478, 3) x, y in crop pixels, z in MediaPipe's relative units
+    blendshapes: np.ndarray  #: (52,) scores in [0, 1], ``BLENDSHAPE_NAMES`` order
+    matrix: np.ndarray  #: (4, 4) head-to-camera transform (OpenGL camera axes: x right, y up, z to the viewer)
+
+
+class Landmarker:
+    """``run(crop uint8 RGB (S, S, 3)) -> LandmarkResult | None`` (None when no face is found)."""
+
+    def __init__(self, min_confidence: float = 0.3):
+        os.environ.setdefault("GLOG_minloglevel", "2")
+        import mediapipe as mp
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        self._mp = mp
+        options = vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(locate(LANDMARKER))),
+            running_mode=vision.RunningMode.IMAGE, num_faces=1,
+            min_face_detection_confidence=min_confidence, min_face_presence_confidence=min_confidence,
+            output_face_blendshapes=True, output_facial_transformation_matrixes=True,
+        )
+        self._task = vision.FaceLandmarker.create_from_options(options)
+        # Close before the interpreter shuts its thread pools down (MediaPipe's own __del__ then fails
+        # noisily). threading's exit hooks run in reverse order, so this runs before the pools stop.
+        ref = weakref.ref(self)
+        threading._register_atexit(lambda: ref() and ref().close())  # noqa: SLF001
+
+    def run(self, crop: np.ndarray) -> LandmarkResult | None:
+        h, w = crop.shape[:2]
+        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(crop))
+        res = self._task.detect(image)
+        if not res.face_landmarks:
+            return None
+        lm = np.array([(p.x * w, p.y * h, p.z * w) for p in res.face_landmarks[0]], dtype=np.float32)
+        scores = {c.category_name: c.score for c in res.face_blendshapes[0]}
+        bs = np.array([scores.get(n, 0.0) for n in BLENDSHAPE_NAMES], dtype=np.float32)
+        return LandmarkResult(lm, bs, np.asarray(res.facial_transformation_matrixes[0], dtype=np.float64))
+
+    def close(self) -> None:
+        task, self._task = getattr(self, "_task", None), None
+        if task is not None:
+            try:
+                task.close()
+            except Exception:  # noqa: BLE001 - closing at interpreter shutdown may fail harmlessly
+                pass
+
+    def __del__(self) -> None:
+        self.close()
