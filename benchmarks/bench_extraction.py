@@ -64,7 +64,8 @@ def main() -> None:
           "| landmark jitter (px) | lost |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r[0]} | {r[1]} | {r[2]:.0f} | {r[3]:.3f} → {r[4]:.3f} | {r[5]:.4f} → {r[6]:.4f} | {r[7]:.2f} | {r[8]} |")
+        name, n, speed, a0, a1, b0, b1, lm, lost = r
+        print(f"| {name} | {n} | {speed:.0f} | {a0:.3f} → {a1:.3f} | {b0:.4f} → {b1:.4f} | {lm:.2f} | {lost} |")
     m = np.array([r[2:8] for r in rows]).mean(0)
     print(f"| mean | | {m[0]:.0f} | {m[1]:.3f} → {m[2]:.3f} | {m[3]:.4f} → {m[4]:.4f} | {m[5]:.2f} | |")
     if args.portraits_sheet:
