@@ -56,7 +56,7 @@ class FaceExtractor:
         self.settings = settings or ExtractorSettings()
         self.calibration = calibration if calibration is not None else Calibration.load()
         self.detector = FaceDetector()
-        self.landmarker = Landmarker()
+        self.landmarker = Landmarker.shared()
 
     # ----------------------------------------------------------------- images
     def extract(self, image: np.ndarray, face_index: int | None = None) -> FaceSignals:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import threading
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,8 +34,23 @@ class LandmarkResult:
     matrix: np.ndarray  #: (4, 4) head-to-camera transform (OpenGL camera axes: x right, y up, z to the viewer)
 
 
+_SHARED: dict[float, Landmarker] = {}
+
+
 class Landmarker:
-    """``run(crop uint8 RGB (S, S, 3)) -> LandmarkResult | None`` (None when no face is found)."""
+    """``run(crop uint8 RGB (S, S, 3)) -> LandmarkResult | None`` (None when no face is found).
+
+    Use ``Landmarker.shared()``: MediaPipe closes its task from ``__del__`` through a worker
+    thread, which deadlocks when garbage collection happens to run during an import. Shared
+    instances live until the interpreter exits and are closed by a thread exit hook before the
+    worker pools stop.
+    """
+
+    @classmethod
+    def shared(cls, min_confidence: float = 0.3) -> Landmarker:
+        if min_confidence not in _SHARED:
+            _SHARED[min_confidence] = cls(min_confidence)
+        return _SHARED[min_confidence]
 
     def __init__(self, min_confidence: float = 0.3):
         os.environ.setdefault("GLOG_minloglevel", "2")
@@ -53,8 +67,7 @@ class Landmarker:
         self._task = vision.FaceLandmarker.create_from_options(options)
         # Close before the interpreter shuts its thread pools down (MediaPipe's own __del__ then fails
         # noisily). threading's exit hooks run in reverse order, so this runs before the pools stop.
-        ref = weakref.ref(self)
-        threading._register_atexit(lambda: ref() and ref().close())  # noqa: SLF001
+        threading._register_atexit(self.close)  # noqa: SLF001
 
     def run(self, crop: np.ndarray) -> LandmarkResult | None:
         h, w = crop.shape[:2]
@@ -74,6 +87,3 @@ class Landmarker:
                 task.close()
             except Exception:  # noqa: BLE001 - closing at interpreter shutdown may fail harmlessly
                 pass
-
-    def __del__(self) -> None:
-        self.close()
