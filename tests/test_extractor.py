@@ -194,3 +194,13 @@ def test_video_tracking_fills_lost_frames(scene, extractor):
     yaws = np.array([s.angles[0] for s in out])
     assert np.all(np.diff(yaws) > -1.5)  # follows the turning head, including the filled frame
     assert yaws[-1] - yaws[0] > 10
+
+
+@needs_all
+def test_gaze_is_detected(scene, extractor):
+    from export3d.face.landmarker import BLENDSHAPE_NAMES as B
+
+    left = extractor.extract(scene(eyeLookOut_L=1.0, eyeLookIn_R=1.0)).beta  # towards the subject's left
+    right = extractor.extract(scene(eyeLookIn_L=1.0, eyeLookOut_R=1.0)).beta
+    assert left[B.index("eyeLookOutLeft")] - right[B.index("eyeLookOutLeft")] > 0.3
+    assert right[B.index("eyeLookInLeft")] - left[B.index("eyeLookInLeft")] > 0.3

@@ -142,3 +142,21 @@ def test_distinct_people_look_distinct(renderer):
     diffs = [np.abs(a.image.astype(int) - b.image.astype(int)).mean() for a in frames for b in frames if a is not b]
     assert min(diffs) > 3.0  # mean absolute difference in 0..255 between any two people
     assert torch.is_tensor(renderer.prepare(Person.from_seed(0)).identity_offset)
+
+
+def test_gaze_rotates_the_eyeballs_towards_the_subjects_left(renderer, person):
+    from export3d.synthetic.motion import ICT_EXPRESSION_NAMES as N
+
+    def iris_x(**shapes):
+        expr = np.zeros(57, np.float32)
+        for k, v in shapes.items():
+            expr[N.index(k)] = v
+        f = render(renderer, person, expr)
+        names = np.array(renderer.region_names + ["background"])
+        dark = f.image.astype(int).sum(-1) < 200  # pupils and irises are darker than the sclera
+        eyes = np.isin(names[f.region], ["eyeball_left", "iris_left"]) & dark
+        return np.nonzero(eyes)[1].mean()
+
+    centre, left = iris_x(), iris_x(eyeLookOut_L=1.0, eyeLookIn_R=1.0)
+    right = iris_x(eyeLookIn_L=1.0, eyeLookOut_R=1.0)
+    assert left > centre + 1.0 > right + 2.0  # the subject's left is the image's right in a frontal view

@@ -26,6 +26,8 @@ from .appearance import Appearance, Lighting, pixel_detail, sample_appearance, s
 from .semantics import compute_semantics
 
 IDENTITY_SCALE = 0.9  #: std of the sampled identity coefficients (ICT's PCA is ~N(0, 1))
+GAZE_YAW_DEG = 30.0  #: eyeball rotation at eyeLookIn/Out = 1
+GAZE_PITCH_DEG = 25.0  #: eyeball rotation at eyeLookUp/Down = 1
 
 
 @dataclass
@@ -73,6 +75,9 @@ class SceneRenderer:
         self.tri_uv = model.uvs[triangulate_corners(model.face_uvs[visible], faces)]  # (T, 3, 2)
         rid, self.region_names = model.face_regions()
         self.tri_region = rid[self.tri_face]
+        names = list(model.expression_names)
+        self._eyes = [(model.vertex_mask(f"eyeball_{side}"), *(names.index(f"eyeLook{d}_{s}") for d in
+                       ("In", "Out", "Up", "Down"))) for side, s in (("left", "L"), ("right", "R"))]
 
     def prepare(self, person: Person) -> PreparedPerson:
         offset = torch.from_numpy(person.shape) @ self.model.identity_deltas
@@ -84,7 +89,27 @@ class SceneRenderer:
         """``(V, 3)`` world-space vertices for expression weights ``(57,)``."""
         flat = self.model.neutral.reshape(-1) + prepared.identity_offset
         flat = flat + torch.as_tensor(expression, dtype=torch.float32) @ self.model.expression_deltas
-        return ict_to_world(flat.reshape(-1, 3))
+        return ict_to_world(self._rotate_eyes(flat.reshape(-1, 3), expression))
+
+    def _rotate_eyes(self, verts: torch.Tensor, expression: np.ndarray) -> torch.Tensor:
+        """Gaze: ICT's eyeLook shapes only move the lids; rotate each eyeball (with iris) about its centre.
+
+        Horizontal: towards the subject's left (+x) for lookOut_L / lookIn_R; vertical: up for lookUp.
+        """
+        verts = verts.clone()
+        for mask, look_in, look_out, up, down in self._eyes:
+            left_eye = mask is self._eyes[0][0]
+            h = (expression[look_out] - expression[look_in]) * (1 if left_eye else -1)
+            v = expression[up] - expression[down]
+            if abs(h) < 1e-6 and abs(v) < 1e-6:
+                continue
+            yaw, pitch = np.radians(h * GAZE_YAW_DEG), np.radians(-v * GAZE_PITCH_DEG)
+            ry = torch.tensor([[np.cos(yaw), 0, np.sin(yaw)], [0, 1, 0], [-np.sin(yaw), 0, np.cos(yaw)]])
+            rx = torch.tensor([[1, 0, 0], [0, np.cos(pitch), -np.sin(pitch)], [0, np.sin(pitch), np.cos(pitch)]])
+            eye = verts[mask]
+            centre = (eye.amax(0) + eye.amin(0)) / 2
+            verts[mask] = (eye - centre) @ (ry @ rx).T.float() + centre
+        return verts
 
     def render(self, prepared: PreparedPerson, expression: np.ndarray, camera: torch.Tensor,
                lighting: Lighting, background: np.ndarray) -> Frame:
