@@ -1,0 +1,129 @@
+"""Stage 2: the generator G(S, CLeBS(beta_D)) rendered at p_D, with CLeBS frozen.
+
+Losses: L1 on the SR output and on the raw render (against the area-downsampled target),
+ST-LPIPS when its weights are installed, a non-saturating adversarial loss with the dual
+discriminator after a warm-up, lazy R1. An EMA copy of the model is what gets saved
+(``save_pretrained``: ``model/config.json`` + ``model/model.safetensors``).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+from tqdm import tqdm
+
+from ..checkpoint import save_pretrained
+from ..config import ModelConfig
+from ..models.discriminator import DualDiscriminator, r1_penalty
+from ..models.export3d import Export3D
+from .config import Stage2Config
+from .data import Batch, TrainingData
+from .distributed import Dist, unwrap, wrap
+from .stage1 import EXPRESSION_WEIGHTS, _Log
+from .state import has_state, load_state, save_state
+
+
+def perceptual_loss():
+    """ST-LPIPS (alex) if its package and weights are available, else None."""
+    try:
+        from ..evaluation.perceptual import STLPIPS
+
+        return STLPIPS().eval()
+    except Exception:  # noqa: BLE001 - optional: missing package or weights
+        return None
+
+
+def generator_losses(model: Export3D, batch: Batch, s2: Stage2Config, lpips, disc, use_adv: bool):
+    out = model(batch.source, batch.beta, batch.camera, perturb=True)
+    r = out.raw.rgb.shape[-1]
+    target_raw = F.interpolate(batch.driver, size=(r, r), mode="area")
+    terms = {"l1": (out.image - batch.driver).abs().mean(), "l1_raw": (out.raw.rgb - target_raw).abs().mean()}
+    if lpips is not None and s2.lpips > 0:
+        terms["lpips"] = lpips(out.image, batch.driver).mean()
+    if use_adv:
+        terms["adv"] = F.softplus(-disc(out.image, out.raw.rgb, batch.camera)).mean()
+    weights = {"l1": s2.l1, "l1_raw": s2.l1_raw, "lpips": s2.lpips, "adv": s2.adversarial}
+    total = sum(weights[k] * v for k, v in terms.items())
+    return total, terms, out
+
+
+def discriminator_step(disc, opt_d, batch: Batch, fake_img, fake_raw, s2: Stage2Config, d_step: int):
+    r = fake_raw.shape[-1]
+    real_raw = F.interpolate(batch.driver, size=(r, r), mode="area")
+    loss = F.softplus(disc(fake_img.detach(), fake_raw.detach(), batch.camera)).mean()
+    real_img = batch.driver.requires_grad_(d_step % s2.r1_interval == 0)
+    real_raw = real_raw.detach().requires_grad_(real_img.requires_grad)
+    logits = disc(real_img, real_raw, batch.camera)
+    loss = loss + F.softplus(-logits).mean()
+    if real_img.requires_grad:
+        loss = loss + 0.5 * s2.r1_gamma * s2.r1_interval * r1_penalty(logits, [real_img, real_raw])
+    opt_d.zero_grad(set_to_none=True)
+    loss.backward()
+    opt_d.step()
+    return float(loss)
+
+
+def train_stage2(cfg: ModelConfig, s2: Stage2Config, data: TrainingData, out: Path, stage1_dir: Path | None,
+                 steps: int, minutes: float, d: Dist | None = None, checkpoint_minutes: float = 10.0) -> dict:
+    d = d or Dist()
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(s2.seed)
+    model, disc = Export3D(cfg).train(), DualDiscriminator(cfg.discriminator)
+    if stage1_dir is not None:
+        model.expression.load_state_dict(load_file(str(stage1_dir / EXPRESSION_WEIGHTS)))
+    model.expression.requires_grad_(False)  # CLeBS is frozen after pre-training
+    ema = copy.deepcopy(model).eval().requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt_g = torch.optim.Adam(params, lr=s2.lr_g, betas=s2.betas)
+    opt_d = torch.optim.Adam(disc.parameters(), lr=s2.lr_d, betas=s2.betas)
+    g = torch.Generator().manual_seed(s2.seed + 1000 * d.rank)
+    step = 0
+    if has_state(out):
+        step, _ = load_state(out, {"model": model, "ema": ema, "disc": disc}, {"g": opt_g, "d": opt_d}, {"data": g})
+    net, dnet = wrap(model, d), wrap(disc, d)
+    lpips = perceptual_loss()
+    log = _Log(out / "stage2_log.csv", d.main, ["step", "loss", "l1", "l1_raw", "lpips", "adv", "d_loss", "seconds"])
+    t0, last = time.time(), time.time()
+    bar = tqdm(total=steps, initial=step, desc="stage2", disable=not d.main)
+    while step < steps and time.time() - t0 < minutes * 60:
+        batch = data.pairs(s2.batch, g)
+        use_adv = step >= s2.adv_start and s2.adversarial > 0
+        total, terms, fake = generator_losses(net, batch, s2, lpips, dnet, use_adv)
+        opt_g.zero_grad(set_to_none=True)
+        total.backward()
+        opt_g.step()
+        d_loss = discriminator_step(dnet, opt_d, batch, fake.image, fake.raw.rgb, s2, step) if use_adv else 0.0
+        _update_ema(ema, model, s2.ema_decay)
+        step += 1
+        bar.update(1)
+        if step % s2.log_every == 0:
+            vals = [float(terms.get(k, torch.tensor(0.0))) for k in ("l1", "l1_raw", "lpips", "adv")]
+            log.row(step, float(total), *vals, d_loss, time.time() - t0)
+            bar.set_postfix(loss=f"{float(total):.3f}")
+        if time.time() - last > checkpoint_minutes * 60:
+            _checkpoint(out, step, model, ema, disc, opt_g, opt_d, g, d)
+            last = time.time()
+    bar.close()
+    _checkpoint(out, step, model, ema, disc, opt_g, opt_d, g, d)
+    return {"step": step, "lpips_available": lpips is not None}
+
+
+@torch.no_grad()
+def _update_ema(ema: Export3D, model: torch.nn.Module, decay: float) -> None:
+    src = unwrap(model)
+    for e, p in zip(ema.parameters(), src.parameters(), strict=True):
+        e.lerp_(p, 1.0 - decay)
+    for e, b in zip(ema.buffers(), src.buffers(), strict=True):
+        e.copy_(b)
+
+
+def _checkpoint(out, step, model, ema, disc, opt_g, opt_d, g, d: Dist) -> None:
+    if not d.main:
+        return
+    save_state(out, step, {"model": model, "ema": ema, "disc": disc}, {"g": opt_g, "d": opt_d}, {"data": g})
+    save_pretrained(ema, out / "model", extra={"step": step})
