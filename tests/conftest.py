@@ -77,3 +77,10 @@ def model_factory():
 def inputs_factory():
     """``inputs_factory(cfg, batch, seed=0) -> (source, beta, camera)`` (see ``make_inputs``)."""
     return make_inputs
+
+
+def user_message(excinfo) -> str:
+    """The text of a raised user-facing error: one plain sentence, never a traceback."""
+    msg = str(excinfo.value)
+    assert "Traceback" not in msg and "\n" not in msg
+    return msg

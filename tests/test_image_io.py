@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import user_message
 from PIL import Image
 
 from export3d.face.errors import FaceInputError, UnreadableImageError
@@ -211,16 +212,10 @@ def test_broken_exif_is_ignored(tmp_path):
 # ----------------------------------------------------------------------------- errors
 
 
-def _sentence(excinfo) -> str:
-    msg = str(excinfo.value)
-    assert "Traceback" not in msg and "\n" not in msg
-    return msg
-
-
 def test_missing_file(tmp_path):
     with pytest.raises(UnreadableImageError, match="not found") as e:
         load_image(tmp_path / "missing.jpg")
-    assert "missing.jpg" in _sentence(e)
+    assert "missing.jpg" in user_message(e)
     assert isinstance(e.value, FaceInputError) and isinstance(e.value, ValueError)
 
 
@@ -246,7 +241,7 @@ def test_unreadable_files(tmp_path, name, data):
     path.write_bytes(data)
     with pytest.raises(UnreadableImageError) as e:
         load_image(path)
-    msg = _sentence(e)
+    msg = user_message(e)
     assert name in msg
     if data:
         assert "not an image we can read" in msg and e.value.__cause__ is not None
@@ -266,7 +261,7 @@ def test_max_pixels(tmp_path):
     Image.new("RGB", (50, 40)).save(path)
     with pytest.raises(UnreadableImageError, match="too large") as e:
         load_image(path, max_pixels=1000)
-    _sentence(e)
+    user_message(e)
     with pytest.raises(UnreadableImageError, match="too large"):
         load_image(np.zeros((40, 50, 3), np.uint8), max_pixels=1000)
     check_rgb(load_image(path, max_pixels=None), 40, 50)
@@ -283,7 +278,7 @@ def test_pillow_decompression_bomb_warning_does_not_leak(tmp_path, monkeypatch):
     Image.new("RGB", (60, 50)).save(bomb)  # 3000 px > 2x the limit: Pillow refuses
     with pytest.raises(UnreadableImageError, match="too large") as e:
         load_image(bomb)
-    _sentence(e)
+    user_message(e)
 
 
 # ----------------------------------------------------------------------------- resize / save

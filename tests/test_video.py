@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import user_message
 
 from export3d.face.errors import FaceInputError, UnreadableVideoError
 from export3d.face.video import (
@@ -190,16 +191,10 @@ def test_write_video_rejects_bad_frames(tmp_path):
     assert not list(tmp_path.glob(".*"))
 
 
-def _message(excinfo) -> str:
-    msg = str(excinfo.value)
-    assert "Traceback" not in msg and "\n" not in msg
-    return msg
-
-
 def test_missing_empty_folder_and_text_files(tmp_path):
     with pytest.raises(UnreadableVideoError, match="not found") as e:
         iter_frames(tmp_path / "nope.mp4")
-    assert "nope.mp4" in _message(e)
+    assert "nope.mp4" in user_message(e)
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
     with pytest.raises(UnreadableVideoError, match="empty"):
@@ -210,7 +205,7 @@ def test_missing_empty_folder_and_text_files(tmp_path):
     text.write_text("this is not a video, just some text\n" * 20)
     with pytest.raises(UnreadableVideoError, match="not a video we can read") as e:
         iter_frames(text)
-    assert "notes.mp4" in _message(e)
+    assert "notes.mp4" in user_message(e)
     assert e.value.__cause__ is not None  # ffmpeg's log, for developers
     assert isinstance(e.value, FaceInputError) and isinstance(e.value, ValueError)
 
@@ -229,7 +224,7 @@ def test_truncated_and_frameless_videos(tmp_path):
     assert probe_video(frameless).frame_count == 20  # the header still promises 20 frames
     with pytest.raises(UnreadableVideoError, match="no picture we could decode") as e:
         list(iter_frames(frameless))
-    _message(e)
+    user_message(e)
     # Without the index (moov) the file cannot be opened at all.
     headless = tmp_path / "headless.mp4"
     headless.write_bytes(data[mdat - 4 :])
@@ -250,7 +245,7 @@ def test_still_image_is_not_a_video(tmp_path):
         Image.new("RGB", (32, 24), (200, 100, 50)).save(path, format="PNG" if "png" in name else "JPEG")
         with pytest.raises(UnreadableVideoError, match="still image") as e:
             probe_video(path)
-        assert name in _message(e)
+        assert name in user_message(e)
 
 
 def test_audio_only_file_has_no_video_track(tmp_path):
