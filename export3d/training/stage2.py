@@ -82,11 +82,11 @@ def train_stage2(cfg: ModelConfig, s2: Stage2Config, data: TrainingData, out: Pa
     opt_g = torch.optim.Adam(params, lr=s2.lr_g, betas=s2.betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=s2.lr_d, betas=s2.betas)
     g = torch.Generator().manual_seed(s2.seed + 1000 * d.rank)
+    lpips = perceptual_loss() if s2.lpips > 0 else None  # built before the RNG state is restored
     step = 0
     if has_state(out):
         step, _ = load_state(out, {"model": model, "ema": ema, "disc": disc}, {"g": opt_g, "d": opt_d}, {"data": g})
     net, dnet = wrap(model, d), wrap(disc, d)
-    lpips = perceptual_loss()
     log = _Log(out / "stage2_log.csv", d.main, ["step", "loss", "l1", "l1_raw", "lpips", "adv", "d_loss", "seconds"])
     t0, last = time.time(), time.time()
     bar = tqdm(total=steps, initial=step, desc="stage2", disable=not d.main)
@@ -98,7 +98,7 @@ def train_stage2(cfg: ModelConfig, s2: Stage2Config, data: TrainingData, out: Pa
         total.backward()
         opt_g.step()
         d_loss = discriminator_step(dnet, opt_d, batch, fake.image, fake.raw.rgb, s2, step) if use_adv else 0.0
-        _update_ema(ema, model, s2.ema_decay)
+        _update_ema(ema, model, min(s2.ema_decay, (1 + step) / (10 + step)))  # warm-up: early EMA follows
         step += 1
         bar.update(1)
         if step % s2.log_every == 0:
