@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class FaceInputError(ValueError):
     """Base class: bad input that the user can fix (shown as is in the CLI and the app)."""
@@ -29,3 +31,13 @@ class FaceCutOffError(FaceInputError):
 
 class ModelFileError(RuntimeError):
     """A detector/landmarker model file is missing and could not be fetched."""
+
+
+def check_input_file(path: Path, kind: str, error: type[FaceInputError]) -> None:
+    """Raise ``error`` with a plain sentence when ``path`` is missing, a folder or empty (``kind``: image/video)."""
+    if not path.exists():
+        raise error(f"{kind.capitalize()} file not found: {path.name} (looked in {path.absolute().parent}).")
+    if path.is_dir():
+        raise error(f"This is a folder, not {'an' if kind[0] in 'aeiou' else 'a'} {kind} file: {path.name}")
+    if path.stat().st_size == 0:
+        raise error(f"This {kind} file is empty (0 bytes): {path.name}")

@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from .errors import UnreadableImageError
+from .errors import UnreadableImageError, check_input_file
 
 ImageSource = str | os.PathLike | bytes | bytearray | memoryview | Image.Image | np.ndarray
 
@@ -78,12 +78,7 @@ def load_image(source: ImageSource, max_pixels: int | None = DEFAULT_MAX_PIXELS)
         return _decode(io.BytesIO(data), "This image", max_pixels)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        if not path.exists():
-            raise UnreadableImageError(f"Image file not found: {path.name} (looked in {path.absolute().parent}).")
-        if path.is_dir():
-            raise UnreadableImageError(f"This is a folder, not an image file: {path.name}")
-        if path.stat().st_size == 0:
-            raise UnreadableImageError(f"This image file is empty (0 bytes): {path.name}")
+        check_input_file(path, "image", UnreadableImageError)
         return _decode(path, f"This file ({path.name})", max_pixels, name=path.name)
     raise TypeError(f"load_image expects a path, bytes, a PIL image or a numpy array, not {type(source).__name__}")
 

@@ -62,7 +62,7 @@ from pathlib import Path
 import imageio_ffmpeg
 import numpy as np
 
-from .errors import UnreadableVideoError
+from .errors import UnreadableVideoError, check_input_file
 from .image_io import as_rgb_uint8
 
 log = logging.getLogger(__name__)
@@ -116,12 +116,7 @@ class _FfmpegLog(RuntimeError):
 
 
 def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise UnreadableVideoError(f"Video file not found: {path.name} (looked in {path.absolute().parent}).")
-    if path.is_dir():
-        raise UnreadableVideoError(f"This is a folder, not a video file: {path.name}")
-    if path.stat().st_size == 0:
-        raise UnreadableVideoError(f"This video file is empty (0 bytes): {path.name}")
+    check_input_file(path, "video", UnreadableVideoError)
 
 
 def _ffmpeg_input(path: Path) -> str:
