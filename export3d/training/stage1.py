@@ -57,9 +57,10 @@ def retrieval_accuracy(model: Stage1, data: TrainingData, s1: Stage1Config, clip
     g = torch.Generator().manual_seed(1234)
     n = min(clips, len(data.heldout))
     images, beta = data.clip_batch(n, s1.frames_per_clip, g, heldout=True)
-    img, expr = model.embed(images, beta)
+    dev = next(model.parameters()).device
+    img, expr = model.embed(images.to(dev), beta.to(dev))
     sim = F.normalize(expr, dim=-1) @ F.normalize(img, dim=-1).transpose(1, 2)  # (N, K, K)
-    acc = (sim.argmax(-1) == torch.arange(sim.shape[-1])).float().mean()
+    acc = (sim.argmax(-1) == torch.arange(sim.shape[-1], device=dev)).float().mean()
     model.train()
     return float(acc)
 
@@ -69,7 +70,7 @@ def train_stage1(cfg: ModelConfig, s1: Stage1Config, data: TrainingData, out: Pa
     d = d or Dist()
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(s1.seed)
-    model = Stage1(cfg, s1)
+    model = Stage1(cfg, s1).to(d.device)
     opt = torch.optim.Adam(model.parameters(), lr=s1.lr)
     g = torch.Generator().manual_seed(s1.seed + 1000 * d.rank)
     step = 0
@@ -81,6 +82,7 @@ def train_stage1(cfg: ModelConfig, s1: Stage1Config, data: TrainingData, out: Pa
     bar = tqdm(total=steps, initial=step, desc="stage1", disable=not d.main)
     while step < steps and time.time() - t0 < minutes * 60:
         images, beta = data.clip_batch(s1.clips_per_batch, s1.frames_per_clip, g)
+        images, beta = images.to(d.device), beta.to(d.device)
         loss = net(images, beta)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -24,6 +24,7 @@ from ..models.export3d import Export3D
 from .config import Stage2Config
 from .data import Batch, TrainingData
 from .distributed import Dist, unwrap, wrap
+from .grids import save_grid
 from .stage1 import EXPRESSION_WEIGHTS, _Log
 from .state import has_state, load_state, save_state
 
@@ -69,13 +70,17 @@ def discriminator_step(disc, opt_d, batch: Batch, fake_img, fake_raw, s2: Stage2
 
 
 def train_stage2(cfg: ModelConfig, s2: Stage2Config, data: TrainingData, out: Path, stage1_dir: Path | None,
-                 steps: int, minutes: float, d: Dist | None = None, checkpoint_minutes: float = 10.0) -> dict:
+                 steps: int, minutes: float, d: Dist | None = None, checkpoint_minutes: float = 10.0,
+                 bf16: bool = False) -> dict:
+    """Train for ``steps`` or ``minutes``, resuming from ``out``; ``bf16`` = bf16 autocast for the CNNs."""
     d = d or Dist()
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(s2.seed)
     model, disc = Export3D(cfg).train(), DualDiscriminator(cfg.discriminator)
     if stage1_dir is not None:
         model.expression.load_state_dict(load_file(str(stage1_dir / EXPRESSION_WEIGHTS)))
+    model.configure_runtime(bf16_cnn=bf16, channels_last=bf16)  # autocast covers CNNs; renderer stays fp32
+    model.to(d.device), disc.to(d.device)
     model.expression.requires_grad_(False)  # CLeBS is frozen after pre-training
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -83,6 +88,7 @@ def train_stage2(cfg: ModelConfig, s2: Stage2Config, data: TrainingData, out: Pa
     opt_d = torch.optim.Adam(disc.parameters(), lr=s2.lr_d, betas=s2.betas)
     g = torch.Generator().manual_seed(s2.seed + 1000 * d.rank)
     lpips = perceptual_loss() if s2.lpips > 0 else None  # built before the RNG state is restored
+    lpips = lpips.to(d.device) if lpips is not None else None
     step = 0
     if has_state(out):
         step, _ = load_state(out, {"model": model, "ema": ema, "disc": disc}, {"g": opt_g, "d": opt_d}, {"data": g})
@@ -91,7 +97,7 @@ def train_stage2(cfg: ModelConfig, s2: Stage2Config, data: TrainingData, out: Pa
     t0, last = time.time(), time.time()
     bar = tqdm(total=steps, initial=step, desc="stage2", disable=not d.main)
     while step < steps and time.time() - t0 < minutes * 60:
-        batch = data.pairs(s2.batch, g)
+        batch = data.pairs(s2.batch, g).to(d.device)
         use_adv = step >= s2.adv_start and s2.adversarial > 0
         total, terms, fake = generator_losses(net, batch, s2, lpips, dnet, use_adv)
         opt_g.zero_grad(set_to_none=True)
@@ -105,6 +111,8 @@ def train_stage2(cfg: ModelConfig, s2: Stage2Config, data: TrainingData, out: Pa
             vals = [float(terms.get(k, torch.tensor(0.0))) for k in ("l1", "l1_raw", "lpips", "adv")]
             log.row(step, float(total), *vals, d_loss, time.time() - t0)
             bar.set_postfix(loss=f"{float(total):.3f}")
+        if d.main and s2.image_every and step % s2.image_every == 0:
+            save_grid(out / "images" / f"step{step:07d}.png", batch.source, batch.driver, fake.raw.rgb, fake.image)
         if time.time() - last > checkpoint_minutes * 60:
             _checkpoint(out, step, model, ema, disc, opt_g, opt_d, g, d)
             last = time.time()

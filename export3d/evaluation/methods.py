@@ -1,0 +1,79 @@
+"""The methods a report compares: the model and two trivial baselines.
+
+A method maps ``(source (S, S, 3) uint8, beta (N, 52), camera (N, 25))`` to predictions
+``(N, S, S, 3)`` uint8. Baselines ignore the driving signals:
+
+* ``copy source``: the source image itself (what a model that learned nothing 3-D would give);
+* ``mean training image``: the per-pixel mean of training frames (the best constant image in L2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from ..face.head_pose import camera_from_angles
+from ..models.export3d import Export3D
+from .scoring import to_tensor, to_uint8
+
+Method = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+def model_method(model: Export3D, chunk: int = 16) -> Method:
+    """Render a cached source under each (beta, camera) row."""
+
+    @torch.inference_mode()
+    def run(source: np.ndarray, beta: np.ndarray, camera: np.ndarray) -> np.ndarray:
+        dev = next(model.parameters()).device
+        feats = model.encode_source(to_tensor(source[None]).to(dev))
+        b = torch.as_tensor(beta, dtype=torch.float32, device=dev)
+        c = torch.as_tensor(camera, dtype=torch.float32, device=dev)
+        outs = [to_uint8(model.animate_frame(feats.expand(len(b[i:i + chunk])), b[i:i + chunk], c[i:i + chunk]))
+                for i in range(0, len(b), chunk)]
+        return np.concatenate(outs) if outs else np.zeros((0, *source.shape), np.uint8)
+
+    return run
+
+
+def copy_source(source: np.ndarray, beta: np.ndarray, camera: np.ndarray) -> np.ndarray:
+    return np.repeat(source[None], len(beta), axis=0)
+
+
+def constant_method(image: np.ndarray) -> Method:
+    def run(source: np.ndarray, beta: np.ndarray, camera: np.ndarray) -> np.ndarray:
+        return np.repeat(image[None], len(beta), axis=0)
+
+    return run
+
+
+def mean_image(frames: np.ndarray) -> np.ndarray:
+    """Per-pixel mean ``(S, S, 3)`` uint8 of frames ``(..., S, S, 3)``."""
+    flat = frames.reshape(-1, *frames.shape[-3:]).astype(np.float64)
+    return np.round(flat.mean(0)).astype(np.uint8)
+
+
+def mean_training_image(train_data, max_frames: int = 4096, seed: int = 0) -> np.ndarray:
+    """Mean of up to ``max_frames`` random frames of a synthetic training dataset folder (first shards)."""
+    from pathlib import Path
+
+    shards = sorted(Path(train_data).glob("shard-*.npz"))
+    if not shards:
+        raise FileNotFoundError(f"{train_data}: no shard-*.npz (a synthetic training dataset is expected)")
+    frames, total = [], 0
+    for path in shards:
+        with np.load(path, allow_pickle=False) as z:
+            f = z["frames"].reshape(-1, *z["frames"].shape[-3:])
+        frames.append(f)
+        total += len(f)
+        if total >= max_frames:
+            break
+    allf = np.concatenate(frames)
+    pick = np.random.default_rng(seed).choice(len(allf), size=min(max_frames, len(allf)), replace=False)
+    return mean_image(allf[pick])
+
+
+def cameras_from_angles(angles: np.ndarray) -> np.ndarray:
+    """``(N, 3)`` yaw/pitch/roll degrees -> ``(N, 25)`` EG3D cameras (the extractor's convention)."""
+    return np.stack([camera_from_angles(*a) for a in angles.astype(np.float64)]) if len(angles) else np.zeros((0, 25))
