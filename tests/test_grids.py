@@ -19,3 +19,16 @@ def test_grid_layout_and_values(tmp_path):
     assert (g[:s, 3 * s:] == 0).all() and (g[s:, 3 * s:] == 128).all()  # rows = examples 0 and 1
     path = save_grid(tmp_path / "a" / "g.png", src, drv, raw, out)
     assert path.is_file()
+
+
+def test_training_curves_from_a_log(tmp_path):
+    import numpy as np
+
+    from export3d.training.curves import plot_log, read_log, smooth
+
+    log = tmp_path / "log.csv"
+    log.write_text("step,loss,adv,seconds\n50,1.0,0,1\n100,0.5,0,2\n150,0.25,0,3\n")
+    cols = read_log(log)
+    assert cols["step"].tolist() == [50, 100, 150] and cols["loss"].tolist() == [1.0, 0.5, 0.25]
+    np.testing.assert_allclose(smooth(cols["loss"], 2), [1.0, 0.75, 0.375])
+    assert plot_log(log, tmp_path / "c.png").stat().st_size > 1000
