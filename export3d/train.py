@@ -1,8 +1,10 @@
-"""``python -m export3d.train prepare|stage1|stage2 ...`` (also under ``torchrun`` for DDP).
+"""``python -m export3d.train prepare|preprocess|stage1|stage2 ...`` (also under ``torchrun`` for DDP).
 
     python -m export3d.train prepare DATA                     # beta for every synthetic frame (extractor)
+    python -m export3d.train preprocess VIDEOS REAL --shard 0/4   # real videos -> clips (one shard of four)
     python -m export3d.train stage1 --config small --data DATA --out runs/s1 --steps 3000 --minutes 20
     python -m export3d.train stage2 --config small --data DATA --stage1 runs/s1 --out runs/s2 --minutes 100
+    python -m export3d.train stage2 --data DATA --real REAL --real-ratio 0.3 ...  # mix real clips in
     torchrun --nproc_per_node 2 -m export3d.train stage2 ...  # multi-GPU / multi-node
 
 Runs resume automatically from the ``--out`` folder (model, optimizers, EMA, step, RNG).
@@ -35,12 +37,25 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="command", required=True)
     pr = sub.add_parser("prepare", help="extract beta for every frame of a synthetic dataset")
     pr.add_argument("data", type=Path)
+    pp = sub.add_parser("preprocess", help="real videos -> training clips (crops, beta, cameras), resumable, sharded")
+    pp.add_argument("videos", type=Path, help="a folder of videos (*.mp4 *.mpg *.mov *.avi *.mkv *.webm) or one video")
+    pp.add_argument("out", type=Path, help="output folder (real-<video stem>.npz + .json per video)")
+    pp.add_argument("--shard", default="0/1", help="i/n: only the videos whose sorted index %% n == i (0-based)")
+    pp.add_argument("--size", type=int, default=128, help="crop side in pixels (must match the synthetic frames)")
+    pp.add_argument("--max-seconds", type=float, default=30.0, help="use at most this much of each video (0 = all)")
+    pp.add_argument("--every", type=int, default=1, help="keep every N-th frame")
+    pp.add_argument("--clip-frames", type=int, default=32, help="frames per clip (a shorter tail is dropped)")
+    pp.add_argument("--quiet", action="store_true", help="no progress bar")
     for name in ("stage1", "stage2"):
         s = sub.add_parser(name)
         s.add_argument("--config", default="small", choices=["small", "paper"])
         s.add_argument("--expression", default="clebs", choices=["clebs", "direct"],
                        help="direct = the paper's ablation: raw beta through a plain MLP")
-        s.add_argument("--data", type=Path, required=True)
+        s.add_argument("--data", type=Path, default=None, help="synthetic dataset folder (after `prepare`)")
+        s.add_argument("--real", type=Path, default=None, help="folder of real clips written by `preprocess`")
+        s.add_argument("--real-ratio", type=float, default=0.3,
+                       help="with --data and --real: probability that an example is a real clip")
+        s.add_argument("--holdout-clips", type=int, default=20, help="clips held out for evaluation (per source)")
         s.add_argument("--out", type=Path, required=True)
         s.add_argument("--steps", type=int, default=100_000)
         s.add_argument("--minutes", type=float, default=60.0, help="stop (and checkpoint) after this long")
@@ -50,21 +65,33 @@ def main(argv: list[str] | None = None) -> int:
             s.add_argument("--stage1", type=Path, default=None, help="folder of a stage-1 run (CLeBS weights)")
             s.add_argument("--batch", type=int, default=4)
             s.add_argument("--adv-start", type=int, default=Stage2Config.adv_start)
+            s.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                           help="bf16 autocast for the CNNs (renderer stays fp32); auto = bf16 on CUDA")
+            s.add_argument("--image-every", type=int, default=Stage2Config.image_every,
+                           help="write an image grid (source | driver | raw | output) every N steps")
     args = p.parse_args(argv)
     if args.command == "prepare":
         from .training.data import prepare_synthetic
 
         print(f"wrote {prepare_synthetic(args.data)}")
         return 0
+    if args.command == "preprocess":
+        from .training.preprocess import main as preprocess_main
+
+        return preprocess_main(args)
+    if args.data is None and args.real is None:
+        p.error(f"{args.command} needs --data SYNTHETIC and/or --real REAL_CLIPS")
     if args.threads:
         torch.set_num_threads(args.threads)
     from .runtime import tune_malloc
-    from .training.data import TrainingData
+    from .training.data import load_training_data
 
     tune_malloc()
     d = init_distributed()
     try:
-        data = TrainingData(args.data)
+        data = load_training_data(args.data, args.real, args.real_ratio, args.holdout_clips)
+        if d.main and args.real is not None:
+            print(data, file=sys.stderr)
         cfg = _model_config(args)
         if args.command == "stage1":
             from .training.stage1 import train_stage1
@@ -74,9 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from .training.stage2 import train_stage2
 
-            s2 = replace(Stage2Config(), batch=args.batch, adv_start=args.adv_start)
+            s2 = replace(Stage2Config(), batch=args.batch, adv_start=args.adv_start, image_every=args.image_every)
+            bf16 = args.precision == "bf16" or (args.precision == "auto" and d.device.type == "cuda")
             res = train_stage2(cfg, s2, data, args.out, args.stage1, args.steps, args.minutes, d,
-                               args.checkpoint_minutes)
+                               args.checkpoint_minutes, bf16=bf16)
         if d.main:
             print(json.dumps(res))
     except (FileNotFoundError, ValueError) as e:

@@ -147,3 +147,131 @@ def test_ddp_with_two_gloo_processes_keeps_ranks_identical(tmp_path):
     torch.manual_seed(0)
     init_weights = Stage1(ModelConfig.small(), small_s1()).state_dict()
     assert any(not torch.equal(a[k], init_weights[k]) for k in a)  # they did train
+
+
+# ----------------------------------------------------------------------------- real clips and mixing
+
+
+def make_real_clips(folder: Path, videos: int = 3, clips: int = 4, frames: int = 6, size: int = 128,
+                    seed: int = 1) -> Path:
+    """``real-*.npz`` files as ``preprocess`` writes them; beta >= 2 marks a real example (synthetic is < 1)."""
+    from export3d.rendering.camera import orbit_camera
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for v in range(videos):
+        cams = orbit_camera(torch.from_numpy(rng.uniform(-20, 20, clips * frames)).float(), 0.0).numpy()
+        valid = np.ones((clips, frames), bool)
+        valid[0, :-2] = False  # the first clip of each video has exactly two tracked frames
+        beta = (2 + v + rng.random((clips, frames, 52))).astype(np.float32)
+        beta[~valid] = np.nan
+        np.savez_compressed(folder / f"real-v{v}.npz",
+                            frames=rng.integers(0, 256, (clips, frames, size, size, 3), dtype=np.uint8),
+                            beta=beta, camera=cams.reshape(clips, frames, 25).astype(np.float32), valid=valid,
+                            box=np.zeros((clips, frames, 3)), frame_index=np.zeros((clips, frames), np.int32))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory):
+    from export3d.training.data import RealClips
+
+    return RealClips(make_real_clips(tmp_path_factory.mktemp("real")), holdout_clips=2)
+
+
+def test_real_clips_load_in_order_and_hold_out_whole_videos(real):
+    assert real.frames.shape == (12, 6, 128, 128, 3) and real.frames.dtype == torch.uint8
+    assert real.heldout.tolist() == [0, 1]
+    assert real.train.tolist() == list(range(4, 12))  # the rest of video 0 is not trained on
+    assert real.valid[0].tolist() == [False] * 4 + [True] * 2 and torch.equal(real.beta[0, 0], torch.zeros(52))
+    assert (real.beta[4:8][real.valid[4:8]] >= 3).all() and (real.beta[4:8] < 4).all()  # video 1
+    for seed in range(20):  # only tracked frames are drawn, and contrastive clips need K tracked frames
+        g = torch.Generator().manual_seed(seed)
+        assert (real.pairs(4, g, heldout=True).beta >= 2).all()
+        assert (real.clip_batch(8, 4, g)[1] >= 2).all() and (real.clip_batch(2, 3, g, heldout=True)[1] >= 2).all()
+    assert real.clip_pool(4, heldout=True).tolist() == [1] and real.clip_pool(2, heldout=True).tolist() == [0, 1]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """Synthetic and real data at 16^2 (cheap to draw many batches from)."""
+    from export3d.training.data import RealClips
+
+    syn = TrainingData(make_dataset(tmp_path_factory.mktemp("tiny-syn"), clips=12, size=16), holdout_clips=2)
+    return syn, RealClips(make_real_clips(tmp_path_factory.mktemp("tiny-real"), size=16), holdout_clips=2)
+
+
+def _real_fraction(data, draws: int = 100, seed: int = 0) -> tuple[float, float]:
+    """Fraction of real examples over ``16 * draws`` pairs and ``6 * draws`` contrastive clips."""
+    g = torch.Generator().manual_seed(seed)
+    pairs = torch.cat([data.pairs(16, g).beta[:, 0] for _ in range(draws)])
+    clips = torch.cat([data.clip_batch(6, 2, g)[1][:, 0, 0] for _ in range(draws)])
+    return float((pairs >= 2).float().mean()), float((clips >= 2).float().mean())
+
+
+def test_mixing_ratio_decides_real_vs_synthetic(tiny):
+    from export3d.training.data import MixedData
+
+    data, real = tiny
+    assert _real_fraction(MixedData(data, real, 0.0), 10) == (0.0, 0.0)
+    assert _real_fraction(MixedData(data, real, 1.0), 10) == (1.0, 1.0)
+    assert _real_fraction(MixedData(None, real, 0.3), 10) == (1.0, 1.0)  # real only
+    assert _real_fraction(MixedData(data, None, 0.3), 10) == (0.0, 0.0)
+    p, c = _real_fraction(MixedData(data, real, 0.3))
+    assert abs(p - 0.3) < 0.04 and abs(c - 0.3) < 0.06  # 1,600 pairs and 600 clips
+
+
+def test_mixed_batches_are_consistent_and_reproducible(data, real):
+    from export3d.training.data import MixedData
+
+    mixed = MixedData(data, real, 0.5)
+    a = mixed.pairs(16, torch.Generator().manual_seed(7))
+    b = mixed.pairs(16, torch.Generator().manual_seed(7))
+    assert all(torch.equal(x, y) for x, y in zip((a.source, a.driver, a.beta, a.camera),
+                                                 (b.source, b.driver, b.beta, b.camera), strict=True))
+    is_real = a.beta[:, 0] >= 2
+    assert 0 < int(is_real.sum()) < 16
+    for i in range(16):  # every example is a frame of its own source with its own beta and camera
+        src = real if is_real[i] else data
+        c, f = [(c, f) for c in range(len(src.frames)) for f in range(src.frames.shape[1])
+                if torch.equal(src.camera[c, f], a.camera[i])][0]
+        assert torch.equal(src.beta[c, f], a.beta[i]) and torch.equal(src.to_float(src.frames[c, f]), a.driver[i])
+        assert any(torch.equal(src.to_float(src.frames[c, k]), a.source[i]) for k in range(src.frames.shape[1]))
+    i1, b1 = mixed.clip_batch(4, 2, torch.Generator().manual_seed(3))
+    i2, b2 = mixed.clip_batch(4, 2, torch.Generator().manual_seed(3))
+    assert torch.equal(i1, i2) and torch.equal(b1, b2) and i1.shape == (4, 2, 3, 128, 128)
+    # ratio 0 draws exactly what the synthetic data alone draws (an existing run resumes unchanged)
+    x = MixedData(data, real, 0.0).pairs(4, torch.Generator().manual_seed(5))
+    assert torch.equal(x.source, data.pairs(4, torch.Generator().manual_seed(5)).source)
+
+
+def test_real_clips_must_match_the_synthetic_frame_size(data, tmp_path):
+    from export3d.training.data import MixedData, RealClips
+
+    small = RealClips(make_real_clips(tmp_path / "r64", size=64), holdout_clips=1)
+    with pytest.raises(ValueError, match="--size 128"):
+        MixedData(data, small, 0.3)
+    make_real_clips(tmp_path / "r64", videos=1, size=32, seed=5)  # overwrites real-v0 with another size
+    with pytest.raises(ValueError, match="same --clip-frames and --size"):
+        RealClips(tmp_path / "r64")
+    with pytest.raises(FileNotFoundError, match="preprocess"):
+        RealClips(tmp_path / "empty")
+
+
+def test_stage1_cli_trains_on_real_clips_only(tmp_path, capsys):
+    from export3d.train import main
+
+    folder = make_real_clips(tmp_path / "real", videos=3, clips=4, frames=16, size=32)
+    args = ["stage1", "--real", str(folder), "--holdout-clips", "2", "--out", str(tmp_path / "run"),
+            "--steps", "2", "--minutes", "2"]
+    assert main(args) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert res["step"] == 2 and 0.0 <= res["heldout_retrieval"] <= 1.0
+    assert (tmp_path / "run" / EXPRESSION_WEIGHTS).is_file()
+
+
+def test_train_cli_needs_some_data(tmp_path):
+    from export3d.train import main
+
+    with pytest.raises(SystemExit):
+        main(["stage1", "--out", str(tmp_path / "x")])
