@@ -1,0 +1,128 @@
+"""Cameras and image helpers of the inference pipeline (``export3d.pipeline``).
+
+Angles are in degrees with the conventions of docs/conventions.md: positive yaw moves the camera to the
+viewer's right (the head appears turned to the viewer's left), positive pitch moves it up (looking down
+at the face), positive roll turns the image content counter-clockwise.
+
+Every camera the pipeline renders goes through :func:`clamp_angles`: the model is trained on heads
+within ``|yaw| <= MAX_YAW`` and ``|pitch| <= MAX_PITCH`` (and small roll), and beyond that it invents.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .face.head_pose import camera_from_angles
+from .rendering.camera import orbit_camera
+
+MAX_YAW = 45.0  #: supported |yaw| in degrees (cameras are clamped to it)
+MAX_PITCH = 30.0  #: supported |pitch| in degrees
+MAX_ROLL = 30.0  #: supported |roll| in degrees (only a driver's head roll uses it)
+
+
+@dataclass
+class ViewSettings:
+    """Where the camera is.
+
+    ``follow_head=True``: the camera follows the driver's head pose (its yaw, pitch and roll), with
+    ``yaw``/``pitch`` added as offsets in degrees. ``follow_head=False`` (or no driver pose known): a fixed
+    camera at ``(yaw, pitch)`` on the default orbit. The result is clamped to ``|yaw| <= 45``,
+    ``|pitch| <= 30`` (and ``|roll| <= 30``).
+    """
+
+    yaw: float = 0.0
+    pitch: float = 0.0
+    follow_head: bool = True
+
+
+def clamp_angles(yaw: float, pitch: float, roll: float = 0.0) -> tuple[float, float, float]:
+    """``(yaw, pitch, roll)`` limited to the supported range (degrees)."""
+    return (float(np.clip(yaw, -MAX_YAW, MAX_YAW)), float(np.clip(pitch, -MAX_PITCH, MAX_PITCH)),
+            float(np.clip(roll, -MAX_ROLL, MAX_ROLL)))
+
+
+def view_angles(driver_angles: tuple[float, float, float] | None, view: ViewSettings) -> tuple[float, float, float]:
+    """Clamped ``(yaw, pitch, roll)`` of the camera for a driver pose (``None``: no driver) and ``view``."""
+    if view.follow_head and driver_angles is not None:
+        yaw, pitch, roll = driver_angles
+        return clamp_angles(yaw + view.yaw, pitch + view.pitch, roll)
+    return clamp_angles(view.yaw, view.pitch, 0.0)
+
+
+def angles_camera(yaw: float, pitch: float, roll: float = 0.0) -> np.ndarray:
+    """The 25-number camera ``(25,)`` float32; exactly ``orbit_camera(yaw, pitch)`` when ``roll == 0``."""
+    if roll == 0.0:
+        return orbit_camera(yaw, pitch)[0].numpy().astype(np.float32)
+    return camera_from_angles(yaw, pitch, roll)
+
+
+def orbit_angles(frames: int, yaw_range: float, pitch_range: float) -> tuple[np.ndarray, np.ndarray]:
+    """A closed loop of ``frames`` views: ``yaw = A sin(t)``, ``pitch = B sin(2t)``, ``t = 2 pi k / frames``.
+
+    ``A``/``B`` are the ranges clamped to the supported limits; frame ``frames`` would equal frame 0, so the
+    sequence loops without a repeated frame. With ``frames % 4 == 0`` the yaw reaches exactly ``+-A``.
+    Returns ``(yaw (F,), pitch (F,))`` in degrees.
+    """
+    if frames < 1:
+        raise ValueError(f"frames must be >= 1, got {frames}")
+    a = min(abs(float(yaw_range)), MAX_YAW)
+    b = min(abs(float(pitch_range)), MAX_PITCH)
+    t = 2 * math.pi * np.arange(frames) / frames
+    return a * np.sin(t), b * np.sin(2 * t)
+
+
+def orbit_cameras(frames: int = 48, yaw_range: float = 30.0, pitch_range: float = 10.0) -> np.ndarray:
+    """Cameras ``(F, 25)`` float32 of :func:`orbit_angles`."""
+    yaw, pitch = orbit_angles(frames, yaw_range, pitch_range)
+    return orbit_camera(torch.from_numpy(yaw), torch.from_numpy(pitch)).numpy().astype(np.float32)
+
+
+def grid_cameras(yaws, pitches) -> np.ndarray:
+    """Cameras ``(len(pitches) * len(yaws), 25)`` row-major: one row per pitch, yaws along the row (clamped)."""
+    yaws, pitches = list(yaws), list(pitches)
+    if not yaws or not pitches:
+        raise ValueError("grid needs at least one yaw and one pitch")
+    cams = [angles_camera(*clamp_angles(y, p)[:2]) for p in pitches for y in yaws]
+    return np.stack(cams)
+
+
+# ------------------------------------------------------------------------- images
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """Model images ``(N, 3, H, W)`` in [-1, 1] -> ``(N, H, W, 3)`` uint8."""
+    x = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).cpu().numpy()
+
+
+def resize_square(image: np.ndarray, size: int) -> np.ndarray:
+    """``(H, W, 3)`` uint8 -> ``(size, size, 3)`` with PIL's Lanczos filter (the input itself if already so)."""
+    if image.shape[0] == size and image.shape[1] == size:
+        return image
+    return np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.LANCZOS))
+
+
+def resize_height(image: np.ndarray, height: int) -> np.ndarray:
+    """``(H, W, 3)`` uint8 scaled to ``height`` rows, aspect kept (Lanczos)."""
+    h, w = image.shape[:2]
+    if h == height:
+        return image
+    width = max(1, round(w * height / h))
+    return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.LANCZOS))
+
+
+def side_by_side(driver_frame: np.ndarray, output: np.ndarray) -> np.ndarray:
+    """``driver | output``: the driver frame scaled to the output's height, then the output (uint8 RGB)."""
+    return np.concatenate([resize_height(np.asarray(driver_frame, np.uint8), output.shape[0]), output], axis=1)
+
+
+def contact_sheet(images: np.ndarray, cols: int) -> np.ndarray:
+    """``(R * cols, H, W, 3)`` -> ``(R * H, cols * W, 3)``, row-major."""
+    n, h, w, c = images.shape
+    if n % cols:
+        raise ValueError(f"{n} images do not fill rows of {cols}")
+    rows = n // cols
+    return images.reshape(rows, cols, h, w, c).transpose(0, 2, 1, 3, 4).reshape(rows * h, cols * w, c)

@@ -1,0 +1,122 @@
+"""``python -m export3d animate|orbit|grid``: success paths and one-line errors (exit code 2)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage.data import astronaut
+from test_pipeline import driver_frames, make_checkpoint, pytestmark  # noqa: F401  (same skip condition)
+
+from export3d.cli import main
+from export3d.face.image_io import load_image, save_image
+from export3d.face.video import probe_video, write_video
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("cli")
+    return {
+        "ckpt": make_checkpoint(d / "ckpt"),
+        "face": save_image(d / "astronaut.png", astronaut()),
+        "grey": save_image(d / "grey.png", np.full((240, 240, 3), 128, np.uint8)),
+        "driver": save_image(d / "driver.jpg", driver_frames(1, lost=())[0]),
+        "video": write_video(d / "driver.mp4", driver_frames(5, lost=()), 10),
+    }
+
+
+def run(argv: list[str], capsys) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def assert_one_line_error(code: int, err: str, *needles: str) -> None:
+    assert code == 2
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, err
+    for needle in needles:
+        assert needle.lower() in lines[0].lower(), lines[0]
+
+
+# ------------------------------------------------------------------ success
+def test_grid_writes_a_contact_sheet(files, tmp_path, capsys):
+    out = tmp_path / "grid.png"
+    code, stdout, _ = run(["grid", files["face"], "-o", out, "--checkpoint", files["ckpt"], "--size", "48",
+                           "--yaws", "-20,20", "--pitches", "0"], capsys)
+    assert code == 0 and "wrote" in stdout and "frames/s" in stdout
+    assert load_image(out).shape == (48, 96, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.png"]
+
+
+def test_animate_image_and_side_by_side(files, tmp_path, capsys):
+    out = tmp_path / "out.jpg"
+    code, _, _ = run(["animate", files["face"], files["driver"], "-o", out, "--checkpoint", files["ckpt"],
+                      "--size", "64", "--side-by-side", "--yaw", "-10"], capsys)
+    assert code == 0
+    assert load_image(out).shape == (64, 128, 3)  # 256² driver scaled to 64 rows | 64² output
+
+
+def test_animate_video_and_orbit_gif(files, tmp_path, capsys):
+    out = tmp_path / "out.mp4"
+    code, stdout, _ = run(["animate", files["face"], files["video"], "-o", out, "--checkpoint", files["ckpt"],
+                           "--size", "64", "--fixed-camera"], capsys)
+    assert code == 0 and "5 frames, 10 fps" in stdout
+    assert probe_video(out).frame_count == 5
+    gif = tmp_path / "orbit.gif"
+    code, _, _ = run(["orbit", files["face"], "-o", gif, "--checkpoint", files["ckpt"], "--size", "32",
+                      "--frames", "4"], capsys)
+    assert code == 0
+    with Image.open(gif) as im:
+        assert im.n_frames == 4 and im.size == (32, 32)
+
+
+# ------------------------------------------------------------------ errors
+def test_missing_source(files, tmp_path, capsys):
+    code, _, err = run(["animate", tmp_path / "nobody.png", files["driver"], "-o", tmp_path / "o.png",
+                        "--checkpoint", files["ckpt"]], capsys)
+    assert_one_line_error(code, err, "not found", "nobody.png")
+
+
+def test_no_face_in_the_source(files, tmp_path, capsys):
+    code, _, err = run(["grid", files["grey"], "-o", tmp_path / "o.png", "--checkpoint", files["ckpt"]], capsys)
+    assert_one_line_error(code, err, "no face")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_checkpoint(files, tmp_path, capsys):
+    code, _, err = run(["orbit", files["face"], "-o", tmp_path / "o.mp4", "--checkpoint", tmp_path / "none"], capsys)
+    assert_one_line_error(code, err, "checkpoint", "none")
+
+
+@pytest.mark.parametrize("command, out", [("animate-image", "o.mp4"), ("animate-video", "o.png"),
+                                          ("orbit", "o.png"), ("grid", "o.txt")])
+def test_bad_output_extension(files, tmp_path, capsys, command, out):
+    args = {"animate-image": ["animate", files["face"], files["driver"]],
+            "animate-video": ["animate", files["face"], files["video"]],
+            "orbit": ["orbit", files["face"]], "grid": ["grid", files["face"]]}[command]
+    code, _, err = run([*args, "-o", tmp_path / out, "--checkpoint", tmp_path / "not-even-loaded"], capsys)
+    assert_one_line_error(code, err, "must end with")
+
+
+def test_unreadable_driver_video(files, tmp_path, capsys):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"this is not a video" * 10)
+    code, _, err = run(["animate", files["face"], bad, "-o", tmp_path / "o.mp4", "--checkpoint", files["ckpt"]],
+                       capsys)
+    assert_one_line_error(code, err, "broken.mp4")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.mp4"]
+
+
+def test_python_dash_m_reports_errors_without_traceback(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "export3d", "grid", str(tmp_path / "missing.png"), "-o",
+                          str(tmp_path / "o.png")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and res.stderr.startswith("error: Image file not found: missing.png")
+    assert "Traceback" not in res.stderr
