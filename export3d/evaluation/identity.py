@@ -20,7 +20,6 @@ In that case the same blob is fed to a ``cv2.dnn.readNetFromONNX`` network by it
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 
 import cv2
 import numpy as np
@@ -28,20 +27,10 @@ import numpy as np
 from ..face.assets import SFACE, locate
 from ..face.detection import Detection, FaceDetector
 from ..face.errors import NoFaceError
+from ..face.quiet import quiet_opencv
 
 SFACE_INPUT = "data"  #: input name of the SFace ONNX graph
 SFACE_SIZE = 112
-
-
-@contextmanager
-def _quiet_opencv():
-    """Lower OpenCV's log level meanwhile (its new DNN engine warns about targets on every load)."""
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-    try:
-        yield
-    finally:
-        cv2.utils.logging.setLogLevel(level)
 
 
 def detection_row(detection) -> np.ndarray:
@@ -91,7 +80,7 @@ class SFaceIdentity:
                  download: bool = True):
         self.model_path = str(model_path) if model_path is not None else str(locate(SFACE, download=download))
         self._detector = detector
-        with _quiet_opencv():
+        with quiet_opencv():
             self._recognizer = cv2.FaceRecognizerSF.create(self.model_path, "")
             self._net = None
             try:
@@ -107,7 +96,7 @@ class SFaceIdentity:
     @property
     def detector(self) -> FaceDetector:
         if self._detector is None:
-            with _quiet_opencv():
+            with quiet_opencv():
                 self._detector = FaceDetector()
         return self._detector
 

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from .assets import YUNET, locate
+from .quiet import quiet_opencv
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,8 @@ class FaceDetector:
     def __init__(self, score_threshold: float = 0.6, max_side: int = 960):
         self.score_threshold = score_threshold
         self.max_side = max_side
-        self._net = cv2.FaceDetectorYN.create(str(locate(YUNET)), "", (320, 320), score_threshold, 0.3, 50)
+        with quiet_opencv():
+            self._net = cv2.FaceDetectorYN.create(str(locate(YUNET)), "", (320, 320), score_threshold, 0.3, 50)
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         h, w = image.shape[:2]

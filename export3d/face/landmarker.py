@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .assets import LANDMARKER, locate
+from .quiet import native_stderr_silenced
 
 #: MediaPipe's blendshape order: "_neutral" then 51 ARKit names. This is the order of beta.
 BLENDSHAPE_NAMES = (
@@ -64,7 +65,9 @@ class Landmarker:
             min_face_detection_confidence=min_confidence, min_face_presence_confidence=min_confidence,
             output_face_blendshapes=True, output_facial_transformation_matrixes=True,
         )
-        self._task = vision.FaceLandmarker.create_from_options(options)
+        with native_stderr_silenced():  # MediaPipe's C++ start-up chatter (set EXPORT3D_VERBOSE=1 to see it)
+            self._task = vision.FaceLandmarker.create_from_options(options)
+            self._task.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.zeros((64, 64, 3), np.uint8)))
         # Close before the interpreter shuts its thread pools down (MediaPipe's own __del__ then fails
         # noisily). threading's exit hooks run in reverse order, so this runs before the pools stop.
         threading._register_atexit(self.close)  # noqa: SLF001
