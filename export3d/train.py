@@ -64,7 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         if name == "stage2":
             s.add_argument("--stage1", type=Path, default=None, help="folder of a stage-1 run (CLeBS weights)")
             s.add_argument("--batch", type=int, default=4)
-            s.add_argument("--adv-start", type=int, default=Stage2Config.adv_start)
+            s.add_argument("--adv-start", type=int, default=Stage2Config.adv_start,
+                           help="generator-only warm-up steps before the adversarial loss starts")
+            s.add_argument("--lpips-weight", type=float, default=Stage2Config.lpips, help="ST-LPIPS loss weight")
+            s.add_argument("--adv-weight", type=float, default=Stage2Config.adversarial,
+                           help="adversarial loss weight (0 = no discriminator)")
             s.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
                            help="bf16 autocast for the CNNs (renderer stays fp32); auto = bf16 on CUDA")
             s.add_argument("--image-every", type=int, default=Stage2Config.image_every,
@@ -101,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from .training.stage2 import train_stage2
 
-            s2 = replace(Stage2Config(), batch=args.batch, adv_start=args.adv_start, image_every=args.image_every)
+            s2 = replace(Stage2Config(), batch=args.batch, adv_start=args.adv_start, image_every=args.image_every,
+                         lpips=args.lpips_weight, adversarial=args.adv_weight)
             bf16 = args.precision == "bf16" or (args.precision == "auto" and d.device.type == "cuda")
             res = train_stage2(cfg, s2, data, args.out, args.stage1, args.steps, args.minutes, d,
                                args.checkpoint_minutes, bf16=bf16)
