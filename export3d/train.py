@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
             s.add_argument("--batch", type=int, default=4)
             s.add_argument("--adv-start", type=int, default=Stage2Config.adv_start,
                            help="generator-only warm-up steps before the adversarial loss starts")
+            s.add_argument("--lr", type=float, default=Stage2Config.lr_g, help="generator learning rate")
+            s.add_argument("--beta1", type=float, default=Stage2Config.betas[0], help="Adam beta1 of both optimizers")
             s.add_argument("--lpips-weight", type=float, default=Stage2Config.lpips, help="ST-LPIPS loss weight")
             s.add_argument("--adv-weight", type=float, default=Stage2Config.adversarial,
                            help="adversarial loss weight (0 = no discriminator)")
@@ -106,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             from .training.stage2 import train_stage2
 
             s2 = replace(Stage2Config(), batch=args.batch, adv_start=args.adv_start, image_every=args.image_every,
-                         lpips=args.lpips_weight, adversarial=args.adv_weight)
+                         lpips=args.lpips_weight, adversarial=args.adv_weight, lr_g=args.lr,
+                         betas=(args.beta1, Stage2Config.betas[1]))
             bf16 = args.precision == "bf16" or (args.precision == "auto" and d.device.type == "cuda")
             res = train_stage2(cfg, s2, data, args.out, args.stage1, args.steps, args.minutes, d,
                                args.checkpoint_minutes, bf16=bf16)

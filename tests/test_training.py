@@ -105,6 +105,18 @@ def test_stage2_smoke_trains_all_losses_and_resumes_exactly(data, tmp_path):
     assert resumed == rows[-1].split(",")[:7]  # same step-3 losses as the uninterrupted run
 
 
+def test_stage2_resume_takes_learning_rate_and_betas_from_the_config(data, tmp_path):
+    import json
+
+    cfg = ModelConfig.small()
+    train_stage2(cfg, Stage2Config(batch=2, lpips=0.0, lr_g=1e-4), data, tmp_path / "r", None, steps=1, minutes=5)
+    changed = Stage2Config(batch=2, lpips=0.0, lr_g=5e-4, betas=(0.9, 0.99))
+    train_stage2(cfg, changed, data, tmp_path / "r", None, steps=2, minutes=5)
+    meta = json.loads((tmp_path / "r" / "resume.json").read_text())
+    groups = meta["opt.g.param_groups"]
+    assert groups[0]["lr"] == 5e-4 and list(groups[0]["betas"]) == [0.9, 0.99]
+
+
 def test_stage2_keeps_clebs_frozen(data, tmp_path):
     cfg = ModelConfig.small()
     train_stage1(cfg, small_s1(), data, tmp_path / "s1", steps=2, minutes=5)

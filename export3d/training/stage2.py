@@ -92,6 +92,8 @@ def train_stage2(cfg: ModelConfig, s2: Stage2Config, data: TrainingData, out: Pa
     step = 0
     if has_state(out):
         step, _ = load_state(out, {"model": model, "ema": ema, "disc": disc}, {"g": opt_g, "d": opt_d}, {"data": g})
+        _apply_hyperparameters(opt_g, s2.lr_g, s2.betas)  # the config wins over the saved ones (schedule changes)
+        _apply_hyperparameters(opt_d, s2.lr_d, s2.betas)
     net, dnet = wrap(model, d), wrap(disc, d)
     log = _Log(out / "stage2_log.csv", d.main, ["step", "loss", "l1", "l1_raw", "lpips", "adv", "d_loss", "seconds"])
     t0, last = time.time(), time.time()
@@ -119,6 +121,11 @@ def train_stage2(cfg: ModelConfig, s2: Stage2Config, data: TrainingData, out: Pa
     bar.close()
     _checkpoint(out, step, model, ema, disc, opt_g, opt_d, g, d)
     return {"step": step, "lpips_available": lpips is not None}
+
+
+def _apply_hyperparameters(opt: torch.optim.Optimizer, lr: float, betas: tuple[float, float]) -> None:
+    for group in opt.param_groups:
+        group["lr"], group["betas"] = lr, tuple(betas)
 
 
 @torch.no_grad()
