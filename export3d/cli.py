@@ -1,8 +1,12 @@
-"""``python -m export3d COMMAND``: animate a portrait, orbit the camera around it, or draw a view grid.
+"""``python -m export3d COMMAND``: animate a portrait, orbit the camera around it, draw a view grid, export a mesh.
 
-* ``animate SOURCE DRIVER -o OUT``: DRIVER image -> OUT image (.png/.jpg/.webp); DRIVER video -> OUT .mp4;
+* ``animate --source SOURCE --driver DRIVER --out OUT`` (or ``animate SOURCE DRIVER -o OUT``): DRIVER image ->
+  OUT image (.png/.jpg/.webp); DRIVER video -> OUT .mp4; ``--depth`` and ``--mesh`` add a depth map and a mesh;
 * ``orbit SOURCE -o OUT.mp4|OUT.gif``: a looping camera orbit with the portrait's own expression;
-* ``grid SOURCE -o OUT.png``: a contact sheet, one row per pitch, one column per yaw.
+* ``grid SOURCE -o OUT.png``: a contact sheet, one row per pitch, one column per yaw;
+* ``mesh SOURCE -o OUT.obj|OUT.glb``: the 3D surface (marching cubes of the tri-plane density).
+
+SOURCE may always be given as ``--source``.
 
 Bad input (missing or unreadable files, no face, no checkpoint, wrong output extension) prints one
 ``error: ...`` line on stderr and exits with code 2. Usage: docs/usage.md.
@@ -10,17 +14,17 @@ Bad input (missing or unreadable files, no face, no checkpoint, wrong output ext
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 import uuid
 from pathlib import Path
 
+from .cli_args import build_parser, join_lists
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 IMAGE_OUTPUTS = {".png", ".jpg", ".jpeg", ".webp"}
-_LIST_OPTIONS = ("--yaws", "--pitches")
-DESCRIPTION = "Animate a portrait, orbit the camera around it, or draw a grid of views (docs/usage.md)."
+MESH_OUTPUTS = {".obj", ".glb"}
 
 
 class UsageError(ValueError):
@@ -28,37 +32,14 @@ class UsageError(ValueError):
 
 
 # ----------------------------------------------------------------------------- helpers
-def _floats(text: str) -> list[float]:
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one number")
-    return values
-
-
-def _positive(kind):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-        return value
-
-    return parse
-
-
-def _unit(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
-    return value
+def _one(a, name: str, what: str) -> Path:
+    """The path given positionally or as ``--name`` (exactly one of them, or both the same)."""
+    pos, opt = getattr(a, name), getattr(a, f"{name}_opt")
+    if pos is not None and opt is not None and pos != opt:
+        raise UsageError(f"{what} given twice ({pos} and --{name} {opt}); give it once")
+    if pos is None and opt is None:
+        raise UsageError(f"give the {what} as --{name} FILE")
+    return pos if pos is not None else opt
 
 
 def _check_suffix(path: Path, allowed: set[str], what: str) -> None:
@@ -116,36 +97,63 @@ def _report(out: Path, frames: int, seconds: float, fps: float | None = None) ->
 
 
 # ----------------------------------------------------------------------------- commands
-def cmd_animate(a) -> None:
-    from .pipeline import ViewSettings
+def _expression(a):
+    from .expression_transfer import ExpressionSettings
 
+    return ExpressionSettings(strength=a.strength, relative=getattr(a, "relative", False))
+
+
+def _warn(warnings) -> None:
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+
+
+def _check_animate(a) -> bool:
+    """Validate the ``animate`` command line before the model is loaded; returns whether the driver is an image."""
+    a.source, a.driver = _one(a, "source", "portrait"), _one(a, "driver", "driver")
     is_image = a.driver.suffix.lower() in IMAGE_SUFFIXES
     if a.max_seconds < 0:
         raise UsageError(f"--max-seconds must be >= 0 (0 = the whole video), got {a.max_seconds:g}")
     _check_input(a.source, "image")
     _check_input(a.driver, "image" if is_image else "video")
-    _check_suffix(a.out, IMAGE_OUTPUTS if is_image else {".mp4"},
-                  "for a driving image the output" if is_image else "for a driving video the output")
+    outputs = IMAGE_OUTPUTS if is_image else {".mp4"}
+    what = "for a driving image" if is_image else "for a driving video"
+    _check_suffix(a.out, outputs, f"{what} the output")
+    if a.depth is not None:
+        _check_suffix(a.depth, outputs, f"{what} --depth")
+    if a.mesh is not None:
+        _check_suffix(a.mesh, MESH_OUTPUTS, "--mesh")
+    return is_image
+
+
+def cmd_animate(a) -> None:
+    from .pipeline import ViewSettings
+
+    is_image = _check_animate(a)
     view = ViewSettings(a.yaw, a.pitch, follow_head=not a.fixed_camera)
     anim, t0 = _animator(a)
     src = anim.prepare_source(a.source, a.face_index)
-    if is_image:
-        _animate_image(anim, src, a, view, t0)
-    else:
-        _animate_video(anim, src, a, view, t0)
+    if a.mesh is not None:  # first: it fails (no surface) before the animation is made
+        _export_mesh(anim, src, a.mesh, _driver_beta(anim, src, a.driver, is_image, _expression(a)))
+    try:
+        if is_image:  # by extension, as validated above (``Animator.animate`` would decide by content)
+            from .pipeline_jobs import run_still
+
+            res = run_still(anim, src, a.driver, a.out, view, _expression(a), side_by_side=a.side_by_side,
+                            depth_path=a.depth)
+        else:
+            res = _animate_video(anim, src, a, view)
+    except BaseException:
+        if a.mesh is not None:
+            a.mesh.unlink(missing_ok=True)
+        raise
+    _warn(res.warnings)
+    _report(res.path, res.frames, time.perf_counter() - t0, res.fps)
+    if a.depth is not None:
+        print(f"wrote {a.depth} (depth, near = bright)")
 
 
-def _animate_image(anim, src, a, view, t0: float) -> None:
-    from .face.image_io import load_image
-    from .views import side_by_side
-
-    driver = load_image(a.driver)
-    out = anim.animate_image(src, driver, view)
-    _save_image(a.out, side_by_side(driver, out) if a.side_by_side else out)
-    _report(a.out, 1, time.perf_counter() - t0)
-
-
-def _animate_video(anim, src, a, view, t0: float) -> None:
+def _animate_video(anim, src, a, view):
     from tqdm import tqdm
 
     bar = tqdm(desc="animate", unit="frame", dynamic_ncols=True)
@@ -156,17 +164,34 @@ def _animate_video(anim, src, a, view, t0: float) -> None:
         bar.update(done - bar.n)
 
     try:
-        res = anim.animate_video(src, a.driver, a.out, view, max_seconds=a.max_seconds or None,
-                                 smoothing=a.smoothing, progress=progress, audio=not a.no_audio,
-                                 side_by_side=a.side_by_side)
+        return anim.animate_video(src, a.driver, a.out, view, _expression(a), max_seconds=a.max_seconds or None,
+                                  smoothing=a.smoothing, progress=progress, audio=not a.no_audio,
+                                  side_by_side=a.side_by_side, depth_path=a.depth)
     finally:
         bar.close()
-    for w in res.warnings:
-        print(f"warning: {w}", file=sys.stderr)
-    _report(res.path, res.frames, time.perf_counter() - t0, res.fps)
+
+
+def _driver_beta(anim, src, driver: Path, is_image: bool, expression):
+    """The portrait's expression ``(52,)`` for the driver image, or the first frame of the driver video."""
+    from .expression_transfer import transfer_expression
+    from .face.image_io import load_image
+    from .face.video import iter_frames
+
+    frame = load_image(driver) if is_image else next(iter_frames(driver, max_frames=1))
+    return transfer_expression(anim.extractor.extract(frame).beta, src.signals.beta, expression)[0]
+
+
+def _export_mesh(anim, src, out: Path, beta=None, resolution: int = 64, threshold: float | None = None) -> None:
+    t0 = time.perf_counter()
+    try:
+        anim.export_mesh(src, out, beta=beta, resolution=resolution, threshold=threshold)
+    except ValueError as e:  # no surface at this threshold
+        raise UsageError(f"{e}; set another surface density with: python -m export3d mesh --threshold") from None
+    print(f"wrote {out} (mesh) in {time.perf_counter() - t0:.1f} s")
 
 
 def cmd_orbit(a) -> None:
+    a.source = _one(a, "source", "portrait")
     _check_input(a.source, "image")
     _check_suffix(a.out, {".mp4", ".gif"}, "the orbit output")
     anim, t0 = _animator(a)
@@ -182,78 +207,43 @@ def cmd_orbit(a) -> None:
 
 
 def cmd_grid(a) -> None:
+    from .expression_transfer import transfer_expression
+
+    a.source = _one(a, "source", "portrait")
     _check_input(a.source, "image")
     _check_suffix(a.out, IMAGE_OUTPUTS, "the grid output")
     anim, t0 = _animator(a)
-    sheet = anim.grid(anim.prepare_source(a.source, a.face_index), yaws=a.yaws, pitches=a.pitches)
-    _save_image(a.out, sheet)
+    src = anim.prepare_source(a.source, a.face_index)
+    beta = transfer_expression(src.signals.beta, src.signals.beta, _expression(a))[0]  # strength x own expression
+    _save_image(a.out, anim.grid(src, beta, yaws=a.yaws, pitches=a.pitches))
     _report(a.out, len(a.yaws) * len(a.pitches), time.perf_counter() - t0)
 
 
-# ----------------------------------------------------------------------------- parser
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-o", "--out", type=Path, required=True, help="output file")
-    p.add_argument("--checkpoint", default=None,
-                   help="checkpoint folder or Hugging Face repo id (default: $EXPORT3D_CHECKPOINT or "
-                        "checkpoints/export3d-small)")
-    p.add_argument("--face-index", type=int, default=None, help="which face of the portrait: 0 = largest (default)")
-    p.add_argument("--size", type=_positive(int), default=256, help="output size in pixels")
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+def cmd_mesh(a) -> None:
+    a.source = _one(a, "source", "portrait")
+    _check_input(a.source, "image")
+    _check_suffix(a.out, MESH_OUTPUTS, "the mesh output")
+    is_image = a.driver is None or a.driver.suffix.lower() in IMAGE_SUFFIXES
+    if a.driver is not None:
+        _check_input(a.driver, "image" if is_image else "video")
+    anim, _ = _animator(a)
+    src = anim.prepare_source(a.source, a.face_index)
+    beta = None if a.driver is None else _driver_beta(anim, src, a.driver, is_image, _expression(a))
+    if a.driver is not None and a.relative:
+        _warn(["--relative with a single driving frame keeps the portrait's own expression."])
+    _export_mesh(anim, src, a.out, beta, a.resolution, a.threshold)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m export3d", description=DESCRIPTION)
-    sub = p.add_subparsers(dest="command", required=True)
-    an = sub.add_parser("animate", help="animate SOURCE with the expression and head pose of DRIVER")
-    an.add_argument("source", type=Path, help="portrait image")
-    an.add_argument("driver", type=Path, help="driving image or video")
-    _common(an)
-    an.add_argument("--yaw", type=float, default=0.0, help="camera yaw offset in degrees (+ = viewer's right)")
-    an.add_argument("--pitch", type=float, default=0.0, help="camera pitch offset in degrees (+ = from above)")
-    an.add_argument("--fixed-camera", action="store_true",
-                    help="ignore the driver's head pose: fixed camera at --yaw/--pitch")
-    an.add_argument("--max-seconds", type=float, default=10.0, help="use at most this much video (0 = all)")
-    an.add_argument("--smoothing", type=_unit, default=0.5, help="0..1 smoothing of the driver's signals")
-    an.add_argument("--side-by-side", action="store_true", help="write driver | output")
-    an.add_argument("--no-audio", action="store_true", help="do not copy the driver's audio")
-    an.set_defaults(func=cmd_animate)
-    o = sub.add_parser("orbit", help="looping camera orbit around SOURCE (.mp4 or .gif)")
-    o.add_argument("source", type=Path)
-    _common(o)
-    o.add_argument("--frames", type=_positive(int), default=48)
-    o.add_argument("--yaw-range", type=float, default=30.0, help="yaw amplitude in degrees (max 45)")
-    o.add_argument("--pitch-range", type=float, default=10.0, help="pitch amplitude in degrees (max 30)")
-    o.add_argument("--fps", type=_positive(float), default=24.0)
-    o.set_defaults(func=cmd_orbit)
-    g = sub.add_parser("grid", help="contact sheet of SOURCE from several cameras")
-    g.add_argument("source", type=Path)
-    _common(g)
-    g.add_argument("--yaws", type=_floats, default=[-30.0, -15.0, 0.0, 15.0, 30.0], help="e.g. -30,-15,0,15,30")
-    g.add_argument("--pitches", type=_floats, default=[-15.0, 0.0, 15.0], help="e.g. -15,0,15 (one row each)")
-    g.set_defaults(func=cmd_grid)
-    return p
-
-
-def _join_lists(argv: list[str]) -> list[str]:
-    """``--yaws -30,-15`` -> ``--yaws=-30,-15`` (argparse would take ``-30,-15`` for an option)."""
-    out, i = [], 0
-    while i < len(argv):
-        if argv[i] in _LIST_OPTIONS and i + 1 < len(argv):
-            out.append(f"{argv[i]}={argv[i + 1]}")
-            i += 2
-        else:
-            out.append(argv[i])
-            i += 1
-    return out
+COMMANDS = {"animate": cmd_animate, "orbit": cmd_orbit, "grid": cmd_grid, "mesh": cmd_mesh}
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(_join_lists(list(sys.argv[1:] if argv is None else argv)))
+    args = build_parser().parse_args(join_lists(list(sys.argv[1:] if argv is None else argv)))
     from .checkpoint import CheckpointError
     from .face.errors import FaceInputError, ModelFileError
 
     try:
-        args.func(args)
+        COMMANDS[args.command](args)
     except (FaceInputError, CheckpointError, ModelFileError, UsageError, OSError) as e:
         print("error: " + " ".join(str(e).split()), file=sys.stderr)  # one line, whatever the message
         return 2

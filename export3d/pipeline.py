@@ -1,46 +1,56 @@
 """Inference: animate one portrait from a driving image or video, or orbit the camera around it.
 
 ```python
-from export3d.pipeline import Animator, ViewSettings
+from export3d.pipeline import Animator, ExpressionSettings, ViewSettings
 
 anim = Animator.from_pretrained()                       # checkpoints/export3d-small, or EXPORT3D_CHECKPOINT
-src = anim.prepare_source("portrait.jpg")               # face crop + cached source encoding
+src = anim.prepare_source("portrait.jpg")               # face crop + cached source encoding (LRU cache)
 frame = anim.animate_image(src, "driver.jpg")           # (256, 256, 3) uint8
-anim.animate_video(src, "driver.mp4", "out.mp4", ViewSettings(yaw=15))
+anim.animate_video(src, "driver.mp4", "out.mp4", ViewSettings(yaw=15), ExpressionSettings(relative=True))
+res = anim.animate(src, "driver.jpg" or "driver.mp4", "out.png" or "out.mp4")   # dispatch by content
+anim.export_mesh(src, "face.glb")                       # marching cubes of the tri-plane density
 ```
 
 Images at the edges are ``uint8`` RGB ``(H, W, 3)``; the model renders at its source size ``S``
 (128 for ``small``) and frames are upscaled to ``output_size`` with Lanczos. Cameras and their
-supported range: ``export3d.views``. User-fixable problems raise ``FaceInputError`` (bad or faceless
+supported range: ``export3d.views``; expression transfer: ``export3d.expression_transfer``; video streaming:
+``export3d.pipeline_video``. User-fixable problems raise ``FaceInputError`` (bad or faceless
 images/videos) or ``CheckpointError`` (no model), whose messages are meant for the user.
 """
 
 from __future__ import annotations
 
-import math
+import copy
+import hashlib
 import os
+import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .checkpoint import CheckpointError, from_pretrained
+from .expression_transfer import ExpressionSettings, transfer_expression
 from .face.crop import CropTransform
 from .face.extractor import FaceExtractor, FaceSignals
 from .face.image_io import ImageSource, load_image
-from .face.video import open_video, write_video
 from .models.export3d import Export3D
 from .models.generator import SourceFeatures
+from .pipeline_jobs import VideoJob, run_mesh, run_still, run_video
+from .pipeline_types import IMAGE_OUTPUTS, AnimationResult, PreparedSource, is_video
+from .rendering.renderer import render_triplane
 from .views import (
     ViewSettings,
     angles_camera,
     contact_sheet,
+    depth_to_uint8,
     grid_cameras,
     orbit_cameras,
+    resize_gray,
     resize_square,
     side_by_side,
     to_uint8,
@@ -51,9 +61,10 @@ DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "expo
 CHECKPOINT_HELP = ("Pass a checkpoint folder (config.json + model.safetensors, written by training: docs/training.md) "
                    "or a Hugging Face repo id with --checkpoint, or set EXPORT3D_CHECKPOINT.")
 CHUNK = 8  #: frames rendered per model call
+CACHE_SIZE = 8  #: prepared portraits kept by ``prepare_source``
 
-__all__ = ["DEFAULT_CHECKPOINT", "AnimationResult", "Animator", "PreparedSource", "ViewSettings",
-           "default_checkpoint", "side_by_side"]
+__all__ = ["DEFAULT_CHECKPOINT", "IMAGE_OUTPUTS", "AnimationResult", "Animator", "ExpressionSettings",
+           "PreparedSource", "ViewSettings", "default_checkpoint", "is_video", "side_by_side", "transfer_expression"]
 
 
 def default_checkpoint() -> Path:
@@ -62,32 +73,11 @@ def default_checkpoint() -> Path:
     return Path(env) if env else DEFAULT_CHECKPOINT
 
 
-@dataclass
-class PreparedSource:
-    """A portrait ready to animate (prepare once, animate many times)."""
-
-    image: np.ndarray  #: (H, W, 3) uint8, the original photo
-    crop: np.ndarray  #: (S, S, 3) uint8, the model's input crop
-    transform: CropTransform  #: image <-> crop map (its ``paste_back`` puts S-sized frames back into ``image``)
-    signals: FaceSignals  #: the portrait's own expression and pose
-    features: SourceFeatures  #: cached ``encode_source`` output, batch 1
-
-
-@dataclass
-class AnimationResult:
-    path: Path | None  #: the written file
-    frames: int  #: frames written
-    fps: float  #: frame rate of the output (the driver's)
-    seconds: float  #: wall time
-    lost_frames: int  #: driver frames where the face was lost (filled by interpolation)
-    warnings: list[str] = field(default_factory=list)  #: sentences for the user
-
-
 class Animator:
     """Ties the face extractor and an ``Export3D`` model together (see the module docstring)."""
 
     def __init__(self, model: Export3D, extractor: FaceExtractor | None = None, device=None,
-                 output_size: int | None = 256, fast: bool = True, chunk: int = CHUNK):
+                 output_size: int | None = 256, fast: bool = True, chunk: int = CHUNK, cache_size: int = CACHE_SIZE):
         """``fast``: bf16 CNNs (+ channels-last on CPU), see ``Export3D.configure_runtime``."""
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
         self.model = model.to(self.device).eval()
@@ -97,6 +87,9 @@ class Animator:
         self._extractor = extractor
         self.output_size = output_size
         self.chunk = chunk
+        self.cache_size = cache_size
+        self._cache: OrderedDict[tuple, PreparedSource] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     @classmethod
     def from_pretrained(cls, path_or_repo: str | os.PathLike | None = None, device=None, **kw) -> Animator:
@@ -122,10 +115,41 @@ class Animator:
         return self.model.cfg.generator.source_size
 
     # ------------------------------------------------------------------ source
-    def prepare_source(self, image: ImageSource, face_index: int | None = None) -> PreparedSource:
-        """Find the face (``face_index``: 0 = largest), crop it like the training data and encode it."""
-        rgb = load_image(image)
-        signals = self.extractor.extract(rgb, face_index)
+    def prepare_source(self, image: ImageSource, face_index: int | None = None, crop_scale: float = 1.0,
+                       crop_offset: tuple[float, float] = (0.0, 0.0)) -> PreparedSource:
+        """Find the face (``face_index``: 0 = largest), crop it like the training data and encode it.
+
+        ``crop_scale`` multiplies the crop's side and ``crop_offset = (dx, dy)`` moves its centre by that
+        fraction of the side (x right, y down), on top of the extractor's own ``ExtractorSettings``. The last
+        ``cache_size`` results are cached (keyed by the pixels' SHA-1, shape, face and crop options): preparing
+        the same picture again returns the same object (treat it as read-only) without running the face models
+        or the encoder.
+        """
+        rgb = np.ascontiguousarray(load_image(image))
+        rgb = rgb.copy() if rgb is image else rgb  # the cache must not share the caller's array
+        offset = (float(crop_offset[0]), float(crop_offset[1]))
+        key = (hashlib.sha1(rgb.data).hexdigest(), rgb.shape, face_index or 0, float(crop_scale), offset)
+        with self._cache_lock:
+            if (hit := self._cache.get(key)) is not None:
+                self._cache.move_to_end(key)
+                return hit
+        src = self._prepare(rgb, face_index, float(crop_scale), offset)
+        with self._cache_lock:
+            self._cache[key] = src
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return src
+
+    def _prepare(self, rgb: np.ndarray, face_index, crop_scale: float, offset: tuple[float, float]) -> PreparedSource:
+        if not (np.isfinite(crop_scale) and crop_scale > 0):
+            raise ValueError(f"crop_scale must be > 0, got {crop_scale}")
+        extractor = self.extractor
+        if crop_scale != 1.0 or offset != (0.0, 0.0):  # a per-call view of the extractor; the shared one is untouched
+            s = extractor.settings
+            extractor = copy.copy(extractor)
+            extractor.settings = replace(s, crop_scale=s.crop_scale * crop_scale,
+                                         crop_offset=(s.crop_offset[0] + offset[0], s.crop_offset[1] + offset[1]))
+        signals = extractor.extract(rgb, face_index)
         transform = CropTransform(signals.box, self.source_size)
         crop = transform.warp(rgb)
         x = torch.from_numpy(crop).to(self.device).permute(2, 0, 1)[None].float() / 127.5 - 1
@@ -143,19 +167,45 @@ class Animator:
         A single row is broadcast against the other's ``N``. Rendered in chunks of ``self.chunk``;
         ``out = output_size`` (Lanczos upscaling) or the model's size ``S`` when ``output_size`` is None.
         """
+        return self.render_frames(src, beta, camera)[0]
+
+    def render_frames(self, src: PreparedSource | SourceFeatures, beta, camera,
+                      depth: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """``render`` and, if ``depth``, the depth maps ``(N, out, out)`` uint8 of the same pass (``render_depth``)."""
+        features, beta, camera = self._inputs(src, beta, camera)
+        images, depths = [], []
+        with torch.inference_mode():
+            for i in range(0, len(beta), self.chunk):
+                planes = self.model.planes(features, beta[i:i + self.chunk])
+                out, raw = self.model.render(planes, camera[i:i + self.chunk])
+                images.extend(self._resize(to_uint8(out)))
+                if depth:
+                    depths.extend(self._depth_frames(raw))
+        return np.stack(images), np.stack(depths) if depth else None
+
+    def render_depth(self, src: PreparedSource | SourceFeatures, beta, camera) -> np.ndarray:
+        """Depth maps ``(N, out, out)`` uint8 (near = bright, background black; ``views.depth_to_uint8``).
+
+        Made from the raw render (``render_size``, e.g. 32² for ``small``), upscaled bilinearly to ``out``.
+        """
+        features, beta, camera = self._inputs(src, beta, camera)
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(beta), self.chunk):
+                planes = self.model.planes(features, beta[i:i + self.chunk])
+                cams = camera[i:i + self.chunk]
+                raw = render_triplane(planes, self.model.decoder, cams, self.model.render_settings())
+                out.extend(self._depth_frames(raw))
+        return np.stack(out)
+
+    def _inputs(self, src, beta, camera) -> tuple[SourceFeatures, torch.Tensor, torch.Tensor]:
         features = src.features if isinstance(src, PreparedSource) else src
         beta = torch.as_tensor(np.asarray(beta, np.float32)).reshape(-1, self.model.cfg.expression.beta_dim)
         camera = torch.as_tensor(np.asarray(camera, np.float32)).reshape(-1, 25)
         n = max(len(beta), len(camera))
         if len(beta) not in (1, n) or len(camera) not in (1, n):
             raise ValueError(f"{len(beta)} expressions and {len(camera)} cameras do not match")
-        beta, camera = beta.expand(n, -1).to(self.device), camera.expand(n, -1).to(self.device)
-        out = []
-        with torch.inference_mode():
-            for i in range(0, n, self.chunk):
-                images = self.model.animate_frame(features, beta[i:i + self.chunk], camera[i:i + self.chunk])
-                out.extend(self._resize(to_uint8(images)))
-        return np.stack(out)
+        return features, beta.expand(n, -1).to(self.device), camera.expand(n, -1).to(self.device)
 
     def _resize(self, frames: np.ndarray) -> list[np.ndarray]:
         size = self.output_size
@@ -163,62 +213,76 @@ class Animator:
             return list(frames)
         return [resize_square(f, size) for f in frames]
 
+    def _depth_frames(self, raw) -> list[np.ndarray]:
+        r = self.model.cfg.render
+        size = self.output_size or self.model.cfg.superres.output_size
+        return [resize_gray(d, size) for d in depth_to_uint8(raw.depth, raw.opacity, r.near, r.far)]
+
     def camera_for(self, driver: FaceSignals | None, view: ViewSettings) -> np.ndarray:
         """The ``(25,)`` float32 camera for a driver's pose and ``view`` (clamped, see ``ViewSettings``)."""
         return angles_camera(*view_angles(None if driver is None else driver.angles, view))
 
     # ----------------------------------------------------------------- animate
     def animate_image(self, src: PreparedSource | ImageSource, driver_image: ImageSource,
-                      view: ViewSettings | None = None, driver_face_index: int | None = None) -> np.ndarray:
-        """The portrait with the driver's expression (and pose): ``(out, out, 3)`` uint8."""
+                      view: ViewSettings | None = None, expression: ExpressionSettings | None = None,
+                      driver_face_index: int | None = None) -> np.ndarray:
+        """The portrait with the driver's expression (and pose): ``(out, out, 3)`` uint8.
+
+        Relative ``expression`` transfer uses the driver image itself as the reference, so it gives the
+        portrait's own expression (``export3d.expression_transfer``).
+        """
         src = self._prepared(src)
-        driver = self.extractor.extract(load_image(driver_image), driver_face_index)
-        return self.render(src, driver.beta, self.camera_for(driver, view or ViewSettings()))[0]
+        beta, camera, _ = self.drive_still(src, driver_image, view, expression, driver_face_index)
+        return self.render(src, beta, camera)[0]
+
+    def drive_still(self, src: PreparedSource, driver_image: ImageSource, view: ViewSettings | None,
+                    expression: ExpressionSettings | None, driver_face_index: int | None = None):
+        """``(beta (1, 52), camera (25,), driver (H, W, 3) uint8)`` for a driving image."""
+        rgb = load_image(driver_image)
+        driver = self.extractor.extract(rgb, driver_face_index)
+        beta = transfer_expression(driver.beta, src.signals.beta, expression)
+        return beta, self.camera_for(driver, view or ViewSettings()), rgb
 
     def animate_video(self, src: PreparedSource | ImageSource, driver_video: str | os.PathLike,
-                      out_path: str | os.PathLike, view: ViewSettings | None = None, max_seconds: float | None = 10.0,
+                      out_path: str | os.PathLike, view: ViewSettings | None = None,
+                      expression: ExpressionSettings | None = None, max_seconds: float | None = 10.0,
                       smoothing: float = 0.5, progress: Callable[[int, int | None], None] | None = None,
-                      audio: bool = True, side_by_side: bool = False) -> AnimationResult:
+                      audio: bool = True, side_by_side: bool = False,
+                      depth_path: str | os.PathLike | None = None) -> AnimationResult:
         """Animate along a driving video into an H.264 MP4 at ``out_path`` (streaming, chunk by chunk).
 
-        Only the first ``max_seconds`` of the driver are used (None: all). ``progress(done, total)`` is called
-        after each chunk (``total`` is an estimate, None if unknown). The driver's audio is muxed in when
-        ``audio`` and it has some. ``side_by_side``: each frame is ``driver | output``. Frames where the face
-        was lost keep interpolated signals and are counted in ``lost_frames``. A driver without any face
-        raises ``NoFaceError``; on any error no file is left at ``out_path``.
+        Only the first ``max_seconds`` of the driver are used (None: all). ``expression``: strength and
+        absolute/relative transfer (relative: against the driver's first frame). ``progress(done, total)`` is
+        called after each chunk (``total`` is an estimate, None if unknown). The driver's audio is muxed in when
+        ``audio`` and it has some. ``side_by_side``: each frame is ``driver | output``. ``depth_path``: also
+        write the depth maps (``render_depth``, out x out, same frames and fps) to that ``.mp4``. Frames where
+        the face was lost keep interpolated signals and are counted in ``lost_frames``. A driver without any
+        face raises ``NoFaceError``; on any error no file is left at ``out_path`` or ``depth_path``.
         """
-        out_path = Path(out_path)
-        if out_path.suffix.lower() != ".mp4":
-            raise ValueError(f"the output video must be an .mp4 file, got {out_path.name}")
         t0 = time.perf_counter()
-        src = self._prepared(src)
-        view = view or ViewSettings()
-        stats = _Stats()
-        with open_video(driver_video, max_seconds=max_seconds) as reader:
-            info = reader.info
-            total = _expected_frames(info.frame_count, info.fps, max_seconds)
-            shown = deque() if side_by_side else None
-            signals = self.extractor.track(_tee(reader, shown), info.fps, smoothing)
-            frames = self._stream(src, signals, view, stats, shown, progress, total)
-            write_video(out_path, frames, info.fps, audio_from=driver_video if audio and info.has_audio else None)
-        warnings = stats.warnings(view)
-        if src.signals.num_faces > 1:
-            warnings.insert(0, f"{src.signals.num_faces} faces were found in the portrait; "
-                               f"face {src.signals.face_index + 1} (largest first) was animated.")
-        if max_seconds is not None and info.duration is not None and info.duration > max_seconds + 0.5 / info.fps:
-            warnings.append(f"Only the first {max_seconds:g} s of the {info.duration:.1f} s driving video were used.")
-        return AnimationResult(out_path, stats.frames, info.fps, time.perf_counter() - t0, stats.lost, warnings)
+        job = VideoJob(driver_video, Path(out_path), view or ViewSettings(), expression or ExpressionSettings(),
+                       max_seconds, smoothing, progress, audio, side_by_side,
+                       None if depth_path is None else Path(depth_path))
+        if job.out_path.suffix.lower() != ".mp4":  # checked before the portrait is prepared
+            raise ValueError(f"the output video must be an .mp4 file, got {job.out_path.name}")
+        return run_video(self, self._prepared(src), job, t0)
 
-    def _stream(self, src: PreparedSource, signals: Iterable[FaceSignals], view: ViewSettings, stats: _Stats,
-                shown: deque | None, progress: Callable | None, total: int | None) -> Iterator[np.ndarray]:
-        for chunk in _chunks(signals, self.chunk):
-            images = self.render(src, np.stack([s.beta for s in chunk]),
-                                 np.stack([self.camera_for(s, view) for s in chunk]))
-            for s, image in zip(chunk, images, strict=True):
-                stats.add(s, view)
-                yield side_by_side(shown.popleft(), image) if shown is not None else image
-            if progress is not None:
-                progress(stats.frames, total)
+    def animate(self, src: PreparedSource | ImageSource, driver, out_path: str | os.PathLike | None = None,
+                view: ViewSettings | None = None, expression: ExpressionSettings | None = None,
+                **video_kw) -> AnimationResult:
+        """A driving image or video, told apart by content (``is_video``).
+
+        Video: ``animate_video(src, driver, out_path, view, expression, **video_kw)`` (``out_path`` required).
+        Image: the frame is in ``result.image`` (``frames=1``, ``fps=0``) and written to ``out_path`` (.png,
+        .jpg, .jpeg, .webp) when given; of ``video_kw`` it uses ``side_by_side``, ``depth_path`` (an image file),
+        ``driver_face_index`` and ``progress`` (called once with ``(1, 1)``), and ignores the video-only
+        ``max_seconds``, ``smoothing`` and ``audio``.
+        """
+        if is_video(driver):
+            if out_path is None:
+                raise ValueError("a driving video needs an output path (.mp4)")
+            return self.animate_video(src, driver, out_path, view, expression, **video_kw)
+        return run_still(self, src, driver, out_path, view, expression, **video_kw)
 
     # ------------------------------------------------------------------- views
     def orbit(self, src: PreparedSource | ImageSource, beta=None, frames: int = 48, yaw_range: float = 30.0,
@@ -236,53 +300,17 @@ class Animator:
         images = self.render(src, src.signals.beta if beta is None else beta, grid_cameras(yaws, pitches))
         return contact_sheet(images, len(yaws))
 
+    # -------------------------------------------------------------------- mesh
+    def export_mesh(self, src: PreparedSource | ImageSource, path: str | os.PathLike, beta=None,
+                    resolution: int = 64, threshold: float | None = None) -> Path:
+        """Write the portrait's 3D surface as ``.obj`` or ``.glb`` (by suffix); returns the path.
 
-# --------------------------------------------------------------------- helpers
-@dataclass
-class _Stats:
-    frames: int = 0
-    lost: int = 0
-    clamped: int = 0
-
-    def add(self, s: FaceSignals, view: ViewSettings) -> None:
-        self.frames += 1
-        self.lost += bool(s.interpolated)
-        if view.follow_head:
-            wanted = (s.angles[0] + view.yaw, s.angles[1] + view.pitch, s.angles[2])
-            self.clamped += any(abs(a - b) > 1e-6 for a, b in zip(wanted, view_angles(s.angles, view), strict=True))
-
-    def warnings(self, view: ViewSettings) -> list[str]:
-        out = []
-        if self.lost:
-            out.append(f"The face was lost in {self.lost} of {self.frames} driving frames; "
-                       "those frames were filled in from their neighbours.")
-        if self.clamped:
-            out.append(f"In {self.clamped} frame(s) the head pose was beyond the supported range "
-                       "(yaw 45, pitch 30, roll 30 degrees) and was limited to it.")
-        return out
+        Marching cubes (``rendering.mesh``) over the decoder's density of the tri-plane for ``beta (52,)``
+        (None = the portrait's own expression) on a ``resolution``³ grid spanning the tri-plane box, at
+        ``threshold`` (None = ``surface_threshold``: the density at which one coarse render step is half opaque),
+        with vertex colours from the decoder's RGB. World units and axes: docs/conventions.md. Raises
+        ``ValueError`` for another suffix or when the density never reaches the threshold.
+        """
+        return run_mesh(self, src, Path(path), beta, resolution, threshold)
 
 
-def _expected_frames(frame_count: int | None, fps: float, max_seconds: float | None) -> int | None:
-    if max_seconds is None:
-        return frame_count
-    cap = math.ceil(max_seconds * fps - 1e-6)
-    return cap if frame_count is None else min(frame_count, cap)
-
-
-def _tee(frames: Iterable[np.ndarray], keep: deque | None) -> Iterator[np.ndarray]:
-    """Pass frames through, remembering them in ``keep`` (when given) until the consumer pops them."""
-    for frame in frames:
-        if keep is not None:
-            keep.append(frame)
-        yield frame
-
-
-def _chunks(items: Iterable, size: int) -> Iterator[list]:
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -1,4 +1,4 @@
-"""Cameras and image helpers of the inference pipeline (``export3d.pipeline``).
+"""Cameras, image and depth-map helpers of the inference pipeline (``export3d.pipeline``).
 
 Angles are in degrees with the conventions of docs/conventions.md: positive yaw moves the camera to the
 viewer's right (the head appears turned to the viewer's left), positive pitch moves it up (looking down
@@ -112,6 +112,26 @@ def resize_height(image: np.ndarray, height: int) -> np.ndarray:
         return image
     width = max(1, round(w * height / h))
     return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.LANCZOS))
+
+
+def depth_to_uint8(depth: torch.Tensor, opacity: torch.Tensor, near: float, far: float) -> np.ndarray:
+    """Raw-render depth ``(N, 1, h, w)`` and opacity ``(N, 1, h, w)`` -> ``(N, h, w)`` uint8, near = bright.
+
+    The visible surface's distance ``d = (depth - (1 - opacity) * far) / opacity`` (the renderer counts empty
+    space at ``far``, docs/conventions.md) is mapped linearly with the *fixed* range of the config,
+    ``near -> 255`` and ``far -> 0``, so frames and views are comparable; pixels with ``opacity < 0.5`` are 0.
+    """
+    op = opacity.detach().float()
+    surface = (depth.detach().float() - (1 - op) * far) / op.clamp_min(1e-6)
+    v = ((far - surface) / (far - near)).clamp(0, 1) * (op >= 0.5)
+    return (v[:, 0] * 255).round().to(torch.uint8).cpu().numpy()
+
+
+def resize_gray(image: np.ndarray, size: int) -> np.ndarray:
+    """``(H, W)`` uint8 -> ``(size, size)`` with PIL's bilinear filter (the input itself if already so)."""
+    if image.shape[0] == size and image.shape[1] == size:
+        return image
+    return np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BILINEAR))
 
 
 def side_by_side(driver_frame: np.ndarray, output: np.ndarray) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -10,7 +12,7 @@ from export3d.models.export3d import Export3D
 from export3d.models.segformer import EAdaLN
 from export3d.rendering.camera import orbit_camera
 
-torch.set_num_threads(2)
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))  # 1 keeps a core free for other work
 
 
 @pytest.fixture(autouse=True)

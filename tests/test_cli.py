@@ -12,7 +12,10 @@ from PIL import Image
 from skimage.data import astronaut
 from test_pipeline import driver_frames, make_checkpoint, pytestmark  # noqa: F401  (same skip condition)
 
+import export3d.pipeline
+import export3d.pipeline_jobs
 from export3d.cli import main
+from export3d.expression_transfer import ExpressionSettings
 from export3d.face.image_io import load_image, save_image
 from export3d.face.video import probe_video, write_video
 
@@ -78,6 +81,58 @@ def test_animate_video_and_orbit_gif(files, tmp_path, capsys):
         assert im.n_frames == 4 and im.size == (32, 32)
 
 
+def spy(monkeypatch, name: str) -> list[dict]:
+    """Record the arguments of ``Animator.<name>`` (still calling it)."""
+    calls, method = [], getattr(export3d.pipeline.Animator, name)
+
+    def wrapper(self, *args, **kw):
+        calls.append({"args": args, **kw})
+        return method(self, *args, **kw)
+
+    monkeypatch.setattr(export3d.pipeline.Animator, name, wrapper)
+    return calls
+
+
+def test_animate_issue_form_with_expression_depth_and_mesh(files, tmp_path, capsys, monkeypatch):
+    videos = spy(monkeypatch, "animate_video")
+    monkeypatch.setattr(export3d.pipeline_jobs, "surface_threshold", lambda settings: 2.0)  # a random model's density
+    out, depth, mesh = tmp_path / "c.mp4", tmp_path / "depth.mp4", tmp_path / "face.glb"
+    code, stdout, err = run(["animate", "--source", files["face"], "--driver", files["video"], "--out", out,
+                             "--yaw", "15", "--pitch", "-5", "--strength", "1.5", "--relative", "--smoothing", "0.3",
+                             "--size", "48", "--depth", depth, "--mesh", mesh, "--checkpoint", files["ckpt"]], capsys)
+    assert code == 0, err
+    assert "5 frames, 10 fps" in stdout and f"wrote {mesh}" in stdout
+    (call,) = videos
+    view, expression = call["args"][3:5]
+    assert expression == ExpressionSettings(strength=1.5, relative=True) and call["smoothing"] == 0.3
+    assert (view.yaw, view.pitch, view.follow_head) == (15.0, -5.0, True) and call["depth_path"] == depth
+    assert probe_video(depth).frame_count == 5 == probe_video(out).frame_count and (probe_video(out).width == 48)
+    assert mesh.read_bytes()[:4] == b"glTF"
+
+
+def test_grid_strength_scales_the_own_expression(files, tmp_path, capsys, monkeypatch):
+    grids = spy(monkeypatch, "grid")
+    code, _, _ = run(["grid", "--source", files["face"], "-o", tmp_path / "g.png", "--checkpoint", files["ckpt"],
+                      "--size", "32", "--yaws", "0", "--pitches", "0", "--strength", "0"], capsys)
+    assert code == 0 and not np.asarray(grids[0]["args"][1]).any()  # strength 0: no expression
+
+
+def test_mesh_command(files, tmp_path, capsys):
+    out = tmp_path / "face.obj"
+    code, stdout, err = run(["mesh", "--source", files["face"], "--out", out, "--driver", files["driver"],
+                             "--resolution", "20", "--threshold", "2.0", "--checkpoint", files["ckpt"]], capsys)
+    assert code == 0, err
+    lines = out.read_text().splitlines()
+    verts = [line for line in lines if line.startswith("v ")]
+    faces = np.array([[int(t) for t in line.split()[1:]] for line in lines if line.startswith("f ")])
+    assert len(verts) > 100 and len(faces) > 100 and faces.min() >= 1 and faces.max() <= len(verts)
+    assert len(verts[0].split()) == 7  # x y z r g b
+    code, _, err = run(["mesh", files["face"], "-o", tmp_path / "none.glb", "--threshold", "1e9",
+                        "--resolution", "8", "--checkpoint", files["ckpt"]], capsys)
+    assert_one_line_error(code, err, "never reaches", "--threshold")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["face.obj"]
+
+
 # ------------------------------------------------------------------ errors
 def test_missing_source(files, tmp_path, capsys):
     code, _, err = run(["animate", tmp_path / "nobody.png", files["driver"], "-o", tmp_path / "o.png",
@@ -97,11 +152,15 @@ def test_missing_checkpoint(files, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("command, out", [("animate-image", "o.mp4"), ("animate-video", "o.png"),
-                                          ("orbit", "o.png"), ("grid", "o.txt")])
+                                          ("orbit", "o.png"), ("grid", "o.txt"), ("mesh", "o.stl"),
+                                          ("depth", "o.mp4"), ("animate-mesh", "o.mp4")])
 def test_bad_output_extension(files, tmp_path, capsys, command, out):
     args = {"animate-image": ["animate", files["face"], files["driver"]],
             "animate-video": ["animate", files["face"], files["video"]],
-            "orbit": ["orbit", files["face"]], "grid": ["grid", files["face"]]}[command]
+            "orbit": ["orbit", files["face"]], "grid": ["grid", files["face"]], "mesh": ["mesh", files["face"]],
+            "depth": ["animate", files["face"], files["video"], "--depth", "d.png"],
+            "animate-mesh": ["animate", "--source", files["face"], "--driver", files["video"], "--mesh", "m.ply"],
+            }[command]
     code, _, err = run([*args, "-o", tmp_path / out, "--checkpoint", tmp_path / "not-even-loaded"], capsys)
     assert_one_line_error(code, err, "must end with")
 
@@ -115,8 +174,35 @@ def test_unreadable_driver_video(files, tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.mp4"]
 
 
+def test_unreadable_driver_image(files, tmp_path, capsys):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"this is not a picture" * 10)
+    code, _, err = run(["animate", files["face"], bad, "-o", tmp_path / "o.png", "--checkpoint", files["ckpt"]],
+                       capsys)
+    assert_one_line_error(code, err, "broken.jpg")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.jpg"]
+
+
 def test_python_dash_m_reports_errors_without_traceback(tmp_path):
     res = subprocess.run([sys.executable, "-m", "export3d", "grid", str(tmp_path / "missing.png"), "-o",
                           str(tmp_path / "o.png")], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and res.stderr.startswith("error: Image file not found: missing.png")
     assert "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["animate", "--driver", "{video}", "-o", "o.mp4"], "give the portrait as --source"),
+    (["animate", "{face}", "-o", "o.mp4"], "give the driver as --driver"),
+    (["animate", "{face}", "{video}", "--source", "{driver}", "-o", "o.mp4"], "portrait given twice"),
+    (["grid", "-o", "o.png"], "give the portrait"),
+])
+def test_source_and_driver_given_wrongly(files, tmp_path, capsys, args, needle):
+    argv = [a.format(**{k: str(v) for k, v in files.items()}) for a in args]
+    code, _, err = run([*argv, "--checkpoint", tmp_path / "not-even-loaded"], capsys)
+    assert_one_line_error(code, err, needle)
+
+
+def test_strength_out_of_range_is_a_usage_error(files, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["grid", str(files["face"]), "-o", str(tmp_path / "o.png"), "--strength", "3"])
+    assert e.value.code == 2 and "must be in [0, 2]" in capsys.readouterr().err

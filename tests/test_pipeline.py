@@ -15,8 +15,9 @@ from skimage.data import astronaut
 from export3d.checkpoint import CheckpointError, save_pretrained
 from export3d.config import ModelConfig
 from export3d.face.errors import NoFaceError
+from export3d.face.image_io import load_image, save_image
 from export3d.face.video import ffmpeg_exe, iter_frames, probe_video, write_video
-from export3d.pipeline import Animator, ViewSettings
+from export3d.pipeline import Animator, ExpressionSettings, ViewSettings, is_video
 from export3d.rendering.camera import camera_angles, orbit_camera
 from export3d.views import MAX_YAW, orbit_angles, orbit_cameras
 
@@ -247,7 +248,64 @@ def test_animate_video_trims_side_by_side_and_silences(animator, source, clips, 
 def test_failed_animation_leaves_no_file(animator, source, clips, tmp_path):
     out = tmp_path / "never.mp4"
     with pytest.raises(NoFaceError, match="No face"):
-        animator.animate_video(source, clips["noface"], out)
+        animator.animate_video(source, clips["noface"], out, depth_path=tmp_path / "never_depth.mp4")
     with pytest.raises(ValueError, match=".mp4"):
         animator.animate_video(source, clips["silent"], tmp_path / "out.avi")
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------ source cache and crop
+def test_prepare_source_is_cached_and_crop_scale_scales_the_box(animator, source, monkeypatch):
+    calls = []
+    encode = animator.model.encode_source
+    monkeypatch.setattr(animator.model, "encode_source", lambda x: calls.append(1) or encode(x))
+    assert animator.prepare_source(astronaut()) is source and calls == []  # the module fixture prepared it
+    wide = animator.prepare_source(astronaut(), crop_scale=1.25, crop_offset=(0.1, 0.0))
+    assert calls == [1] and animator.prepare_source(astronaut(), crop_scale=1.25, crop_offset=(0.1, 0.0)) is wide
+    assert calls == [1]
+    box, base = wide.signals.box, source.signals.box
+    assert box.size == pytest.approx(1.25 * base.size, rel=0.03)
+    assert box.cx - base.cx == pytest.approx(0.1 * box.size, abs=0.03 * base.size)
+    assert box.cy == pytest.approx(base.cy, abs=0.03 * base.size)
+    assert animator.extractor.settings.crop_scale == 1.0  # the shared extractor is untouched
+
+
+def test_source_cache_is_a_small_lru(animator, monkeypatch):
+    anim = Animator(animator.model, extractor=object(), fast=False, cache_size=2)
+    monkeypatch.setattr(anim, "_prepare", lambda rgb, *a: object())
+    images = [np.full((32, 32, 3), v, np.uint8) for v in range(3)]
+    a, b = anim.prepare_source(images[0]), anim.prepare_source(images[1])
+    assert anim.prepare_source(images[0]) is a  # a is now the most recent
+    anim.prepare_source(images[2])  # evicts b
+    assert anim.prepare_source(images[0]) is a and anim.prepare_source(images[1]) is not b
+    assert anim.prepare_source(images[0], face_index=1) is not a  # the options are part of the key
+
+
+# ------------------------------------------------------------------ animate(), depth, expression
+def test_animate_dispatches_an_image_driver(animator, source, tmp_path):
+    drv = save_image(tmp_path / "driver.png", driver_frames(1, lost=())[0])
+    assert not is_video(drv) and is_video(tmp_path / "missing.mp4") and not is_video(np.zeros((4, 4, 3)))
+    res = animator.animate(source, drv, tmp_path / "out.png", expression=ExpressionSettings(relative=True),
+                           depth_path=tmp_path / "depth.png", max_seconds=3.0)
+    assert res.frames == 1 and res.path == tmp_path / "out.png" and res.image.shape == (OUT, OUT, 3)
+    assert any("keeps its own expression" in w for w in res.warnings)
+    assert np.array_equal(load_image(res.path), res.image)
+    assert load_image(tmp_path / "depth.png").shape == (OUT, OUT, 3)  # written as grey RGB
+    own = animator.render(source, source.signals.beta, animator.camera_for(animator.extractor.extract(
+        load_image(drv)), ViewSettings()))[0]
+    assert_close(res.image, own)  # relative transfer from one image = the portrait's own expression
+    assert animator.animate(source, drv).path is None
+
+
+def test_animate_video_with_depth_and_expression(animator, source, clips, tmp_path, monkeypatch):
+    seen = []
+    render_frames = animator.render_frames
+    monkeypatch.setattr(animator, "render_frames", lambda s, b, c, depth=False: seen.append(b) or
+                        render_frames(s, b, c, depth))
+    res = animator.animate(source, clips["silent"], tmp_path / "out.mp4", depth_path=tmp_path / "depth.mp4",
+                           expression=ExpressionSettings(strength=0.0, relative=True), max_seconds=0.55)
+    assert is_video(clips["silent"]) and res.depth_path == tmp_path / "depth.mp4"
+    colour, depth = probe_video(res.path), probe_video(res.depth_path)
+    assert res.frames == 6 and len(list(iter_frames(res.depth_path))) == 6 == len(list(iter_frames(res.path)))
+    assert depth.fps == colour.fps == pytest.approx(10.0) and (depth.width, depth.height) == (OUT, OUT)
+    assert np.allclose(np.concatenate(seen), source.signals.beta)  # relative, strength 0: the portrait's own

@@ -1,0 +1,259 @@
+"""The animation jobs behind ``Animator.animate_video`` and ``Animator.animate``.
+
+Video (``run_video``): streaming decode -> track -> render -> encode, chunk by chunk. The optional depth video
+is written beside the colour one: ``write_video`` pulls frames from an iterator, so the depth frames go through
+a bounded queue to a second ``write_video`` on a thread (:class:`SideVideo`). Image (``run_still``): one frame.
+Mesh (``run_mesh``): marching cubes of the tri-plane density (``rendering.mesh``).
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from .expression_transfer import RELATIVE_IMAGE_WARNING, ExpressionSettings, transfer_expression
+from .face.extractor import FaceSignals
+from .face.video import open_video, write_video
+from .pipeline_types import IMAGE_OUTPUTS, AnimationResult, PreparedSource, atomic_write, save_image_atomic
+from .rendering.mesh import density_grid, extract_mesh, surface_threshold, vertex_colors, write_mesh
+from .views import ViewSettings, side_by_side, view_angles
+
+if TYPE_CHECKING:
+    from .pipeline import Animator
+
+
+@dataclass
+class VideoJob:
+    """The arguments of one ``animate_video`` call (documented there)."""
+
+    driver: str | Path
+    out_path: Path
+    view: ViewSettings
+    expression: ExpressionSettings
+    max_seconds: float | None = 10.0
+    smoothing: float = 0.5
+    progress: Callable[[int, int | None], None] | None = None
+    audio: bool = True
+    side_by_side: bool = False
+    depth_path: Path | None = None
+
+
+def run_video(anim: Animator, src: PreparedSource, job: VideoJob, t0: float) -> AnimationResult:
+    """Run ``job``; on any error neither ``job.out_path`` nor ``job.depth_path`` is left behind."""
+    for path in (job.out_path, job.depth_path):
+        if path is not None and path.suffix.lower() != ".mp4":
+            raise ValueError(f"the output video must be an .mp4 file, got {path.name}")
+    stats, depth, written = _Stats(), None, []
+    try:
+        with open_video(job.driver, max_seconds=job.max_seconds) as reader:
+            info = reader.info
+            depth = SideVideo(job.depth_path, info.fps) if job.depth_path is not None else None
+            shown = deque() if job.side_by_side else None
+            signals = anim.extractor.track(_tee(reader, shown), info.fps, job.smoothing)
+            frames = _stream(anim, src, signals, job, stats, shown, depth,
+                             _expected_frames(info.frame_count, info.fps, job.max_seconds))
+            audio = job.driver if job.audio and info.has_audio else None
+            written.append(write_video(job.out_path, frames, info.fps, audio_from=audio))
+        if depth is not None:
+            written.append(depth.finish())
+    except BaseException:
+        if depth is not None:
+            depth.abort()
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return AnimationResult(job.out_path, stats.frames, info.fps, time.perf_counter() - t0, stats.lost,
+                           _warnings(src, stats, job, info), depth_path=job.depth_path)
+
+
+def run_still(anim: Animator, src, driver, out_path=None, view: ViewSettings | None = None,
+              expression: ExpressionSettings | None = None, side_by_side: bool = False, depth_path=None,
+              driver_face_index: int | None = None, progress=None, max_seconds=None, smoothing=None,
+              audio=None) -> AnimationResult:
+    """``Animator.animate`` for a driving image (documented there); the video-only options are ignored."""
+    t0 = time.perf_counter()
+    paths = [None if p is None else Path(p) for p in (out_path, depth_path)]
+    for p in paths:
+        if p is not None and p.suffix.lower() not in IMAGE_OUTPUTS:
+            raise ValueError(f"the output image must end with {', '.join(IMAGE_OUTPUTS)}; got {p.name}")
+    src = anim._prepared(src)
+    beta, camera, rgb = anim.drive_still(src, driver, view, expression, driver_face_index)
+    images, depths = anim.render_frames(src, beta, camera, depth=depth_path is not None)
+    image = _side_by_side(rgb, images[0]) if side_by_side else images[0]
+    for p, data in zip(paths, (image, None if depths is None else depths[0]), strict=True):
+        if p is not None:
+            save_image_atomic(p, data)
+    if progress is not None:
+        progress(1, 1)
+    warnings = [several_faces_warning(src)] if src.signals.num_faces > 1 else []
+    if expression is not None and expression.relative:
+        warnings.append(RELATIVE_IMAGE_WARNING)
+    return AnimationResult(paths[0], 1, 0.0, time.perf_counter() - t0, 0, warnings, image, paths[1])
+
+
+_side_by_side = side_by_side  # ``run_still`` has a parameter of that name
+
+
+def run_mesh(anim: Animator, src, path: Path, beta, resolution: int, threshold: float | None) -> Path:
+    """``Animator.export_mesh`` (documented there)."""
+    if path.suffix.lower() not in (".obj", ".glb"):
+        raise ValueError(f"the mesh file must end with .obj or .glb, got {path.name}")
+    src = anim._prepared(src)
+    settings, decoder = anim.model.render_settings(), anim.model.decoder
+    with torch.inference_mode():
+        _, b, _ = anim._inputs(src, src.signals.beta if beta is None else beta, np.zeros(25))
+        planes = anim.model.planes(src.features, b[:1])
+        grid = density_grid(planes, decoder, resolution, settings.box_size)
+        level = surface_threshold(settings) if threshold is None else threshold
+        verts, faces = extract_mesh(grid, level, settings.box_size)
+        colors = vertex_colors(planes, decoder, verts, settings.box_size)
+    return atomic_write(path, lambda tmp: write_mesh(tmp, verts, faces, colors))
+
+
+def _warnings(src: PreparedSource, stats: _Stats, job: VideoJob, info) -> list[str]:
+    out = stats.warnings(job.view)
+    if src.signals.num_faces > 1:
+        out.insert(0, several_faces_warning(src))
+    m = job.max_seconds
+    if m is not None and info.duration is not None and info.duration > m + 0.5 / info.fps:
+        out.append(f"Only the first {m:g} s of the {info.duration:.1f} s driving video were used.")
+    return out
+
+
+def several_faces_warning(src: PreparedSource) -> str:
+    return (f"{src.signals.num_faces} faces were found in the portrait; "
+            f"face {src.signals.face_index + 1} (largest first) was animated.")
+
+
+def _stream(anim: Animator, src: PreparedSource, signals: Iterable[FaceSignals], job: VideoJob, stats: _Stats,
+            shown: deque | None, depth: SideVideo | None, total: int | None) -> Iterator[np.ndarray]:
+    reference = None  #: the driver's first-frame expression (relative transfer)
+    for chunk in _chunks(signals, anim.chunk):
+        driver_beta = np.stack([s.beta for s in chunk])
+        reference = driver_beta[0] if reference is None else reference
+        beta = transfer_expression(driver_beta, src.signals.beta, job.expression, reference)
+        cameras = np.stack([anim.camera_for(s, job.view) for s in chunk])
+        images, depths = anim.render_frames(src, beta, cameras, depth=depth is not None)
+        for k, (s, image) in enumerate(zip(chunk, images, strict=True)):
+            stats.add(s, job.view)
+            if depth is not None:
+                depth.put(depths[k])
+            yield side_by_side(shown.popleft(), image) if shown is not None else image
+        if job.progress is not None:
+            job.progress(stats.frames, total)
+
+
+class _Aborted(Exception):
+    pass
+
+
+class SideVideo:
+    """An MP4 written from frames pushed one at a time (``put``), encoded by ``write_video`` on a thread."""
+
+    _END, _ABORT = object(), object()
+
+    def __init__(self, path: Path, fps: float, maxsize: int = 32):
+        self.path = path
+        self.error: BaseException | None = None
+        self.queue: queue.Queue = queue.Queue(maxsize)
+        self.thread = threading.Thread(target=self._run, args=(fps,), daemon=True, name="depth-video")
+        self.thread.start()
+
+    def _frames(self) -> Iterator[np.ndarray]:
+        while (item := self.queue.get()) is not self._END:
+            if item is self._ABORT:
+                raise _Aborted
+            yield item
+
+    def _run(self, fps: float) -> None:
+        try:
+            write_video(self.path, self._frames(), fps)
+        except BaseException as e:  # noqa: BLE001  (re-raised by put/finish in the caller's thread)
+            self.error = e
+
+    def _send(self, item) -> None:
+        while self.thread.is_alive():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def put(self, frame: np.ndarray) -> None:
+        """Queue one ``(H, W)`` or ``(H, W, 3)`` uint8 frame (blocks while the encoder is behind)."""
+        if self.error is not None:
+            raise self.error
+        self._send(frame)
+
+    def finish(self) -> Path:
+        """End the video and wait for the encoder; returns the path."""
+        self._send(self._END)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.path
+
+    def abort(self) -> None:
+        """Stop without leaving a file (``write_video`` removes its temporary file)."""
+        self._send(self._ABORT)
+        self.thread.join()
+
+
+@dataclass
+class _Stats:
+    frames: int = 0
+    lost: int = 0
+    clamped: int = 0
+
+    def add(self, s: FaceSignals, view: ViewSettings) -> None:
+        self.frames += 1
+        self.lost += bool(s.interpolated)
+        if view.follow_head:
+            wanted = (s.angles[0] + view.yaw, s.angles[1] + view.pitch, s.angles[2])
+            self.clamped += any(abs(a - b) > 1e-6 for a, b in zip(wanted, view_angles(s.angles, view), strict=True))
+
+    def warnings(self, view: ViewSettings) -> list[str]:
+        out = []
+        if self.lost:
+            out.append(f"The face was lost in {self.lost} of {self.frames} driving frames; "
+                       "those frames were filled in from their neighbours.")
+        if self.clamped:
+            out.append(f"In {self.clamped} frame(s) the head pose was beyond the supported range "
+                       "(yaw 45, pitch 30, roll 30 degrees) and was limited to it.")
+        return out
+
+
+def _expected_frames(frame_count: int | None, fps: float, max_seconds: float | None) -> int | None:
+    if max_seconds is None:
+        return frame_count
+    cap = math.ceil(max_seconds * fps - 1e-6)
+    return cap if frame_count is None else min(frame_count, cap)
+
+
+def _tee(frames: Iterable[np.ndarray], keep: deque | None) -> Iterator[np.ndarray]:
+    """Pass frames through, remembering them in ``keep`` (when given) until the consumer pops them."""
+    for frame in frames:
+        if keep is not None:
+            keep.append(frame)
+        yield frame
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
