@@ -27,7 +27,7 @@ def test_training_curves_from_a_log(tmp_path):
     from export3d.training.curves import plot_log, read_log, smooth
 
     log = tmp_path / "log.csv"
-    log.write_text("step,loss,adv,seconds\n50,1.0,0,1\n100,0.5,0,2\n150,0.25,0,3\n")
+    log.write_text("step,loss,adv,seconds\n50,1.0,0,1\n100,0.9,0,2\n100,0.5,0,1\n150,0.25,0,3\n")  # 100 resumed
     cols = read_log(log)
     assert cols["step"].tolist() == [50, 100, 150] and cols["loss"].tolist() == [1.0, 0.5, 0.25]
     np.testing.assert_allclose(smooth(cols["loss"], 2), [1.0, 0.75, 0.375])

@@ -13,11 +13,14 @@ import numpy as np
 
 
 def read_log(path: str | Path) -> dict[str, np.ndarray]:
-    """Columns of a CSV log as float arrays (empty cells -> NaN)."""
+    """Columns of a CSV log as float arrays (empty cells -> NaN); a repeated step keeps its last row."""
     with Path(path).open(newline="") as f:
         rows = list(csv.DictReader(f))
     if not rows:
         raise ValueError(f"{path}: empty log")
+    if "step" in rows[0]:  # a resumed run logs again the steps after its last checkpoint: keep the later rows
+        last = {r["step"]: i for i, r in enumerate(rows)}
+        rows = [r for i, r in enumerate(rows) if last[r["step"]] == i]
     return {k: np.array([float(r[k]) if r[k] not in ("", None) else np.nan for r in rows]) for k in rows[0]}
 
 
