@@ -2,12 +2,13 @@
 
     python app.py                  # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT to change)
 
-Environment: EXPORT3D_CHECKPOINT (model folder or Hub repo id), EXPORT3D_DEMO_MAX_SECONDS (longest clip, 20),
-EXPORT3D_DEMO_OUTPUTS (where results are written), EXPORT3D_TORCH_THREADS (CPU threads).
+Environment: EXPORT3D_CHECKPOINT (model folder or Hub repo id), EXPORT3D_DEMO_* limits (export3d/demo/limits.py:
+upload size, image size, clip length, queue size, ZeroGPU durations), EXPORT3D_DEMO_OUTPUTS (where results are
+written), EXPORT3D_TORCH_THREADS (CPU threads).
 
 The model (``EXPORT3D_CHECKPOINT`` or checkpoints/export3d-small) is loaded on first use, so importing this
-module has no side effects. On Hugging Face ZeroGPU Spaces the heavy functions run under ``spaces.GPU``.
-Docs: docs/app.md. The logic without Gradio is in export3d/demo.py.
+module has no side effects and start-up needs no network. On Hugging Face ZeroGPU Spaces the heavy functions
+run under ``spaces.GPU``. Docs: docs/app.md. The logic without Gradio is in export3d/demo/.
 """
 
 from __future__ import annotations
@@ -34,10 +35,10 @@ except ImportError:
 
 log = logging.getLogger("export3d.app")
 
-MAX_SECONDS = float(os.environ.get("EXPORT3D_DEMO_MAX_SECONDS", "20"))  #: upper end of the clip-length slider
-DEFAULT_SECONDS = min(10.0, MAX_SECONDS)
 CPU = torch.device("cpu")
 STATE_TTL = 2 * 3600  #: seconds a session's portrait and driver are kept after their last update
+NO_DRIVER = "No driver yet: the preview shows the portrait's own expression."
+EXPRESSION_MODES = ["Absolute", "Relative"]
 
 TITLE = "Export3D: 3D portrait animation"
 INTRO = """\
@@ -52,11 +53,11 @@ LIMITS = """\
 - **Camera range.** Yaw within ±{yaw:g}° and pitch within ±{pitch:g}° (also after adding the driver's head pose);
   larger angles are clamped. Quality drops towards the ends of the range.
 - **The background moves with the head.** The model generates the whole crop (head and background) as one 3D
-  object, so turning the camera also turns the background.
-- **Clip length.** At most the first {seconds:g} s of a driving video are used per run (the slider).
+  object, so turning the camera also turns the background (and the mesh includes it).
 - **One face.** The largest face of the portrait is animated; the driver's largest face drives it. Lost driver
   frames (face not found) are filled in from their neighbours and counted in the status.
 - **Files.** Uploads and results stay on the server running the demo and are deleted after about an hour.
+{limits}
 """
 CSS = "#status textarea {font-family: ui-monospace, monospace; font-size: 0.85em}"
 
@@ -93,94 +94,123 @@ def _examples(folder: str, suffixes: tuple[str, ...]) -> list[str]:
     return sorted(str(p) for p in d.glob("*") if p.suffix.lower() in suffixes) if d.is_dir() else []
 
 
-def build_demo(animator_factory: Callable[[], object] | None = None) -> gr.Blocks:
-    """The Blocks app. ``animator_factory() -> Animator`` is called once, on first use (default: the checkpoint)."""
+def _require(src, driver=None, need_driver=True):
+    if src is None:
+        raise gr.Error("Upload a portrait first (or pick an example portrait).", print_exception=False)
+    if need_driver and driver is None:
+        raise gr.Error("Choose a driving image or video first (or pick an example driver).", print_exception=False)
+
+
+def build_demo(animator_factory: Callable[[], object] | None = None,
+               limits: core.DemoLimits | None = None) -> gr.Blocks:
+    """The Blocks app, queued. ``animator_factory() -> Animator`` is called once, on first use (default: the
+    checkpoint); ``limits`` default to ``DemoLimits.from_env()``."""
+    limits = limits or core.DemoLimits.from_env()
     model = core.LazyAnimator(animator_factory)
 
     # ------------------------------------------------------------------ handlers
-    @gpu(duration=60)
+    @gpu(duration=limits.gpu_duration())
     @friendly_errors
-    def set_source(path):
-        if not path:
-            return None, "Upload a portrait (or pick an example)."
-        animator = model.get()
+    def prepare(image, crop_scale=1.0, crop_x=0.0, crop_y=0.0):
+        """Portrait (any upload value) + crop controls -> (session source, crop preview, status)."""
+        if not image:
+            return None, None, "Upload a portrait (or pick an example)."
         t0 = time.perf_counter()
-        src = core.on_device(animator.prepare_source(path), CPU)
-        return src, core.source_status(src, time.perf_counter() - t0)
+        src, notes = core.prepare_portrait(model.get(), image, limits, crop_scale, (crop_x, crop_y))
+        src = core.on_device(src, CPU)
+        return src, core.crop_preview(src), core.source_status(src, time.perf_counter() - t0, notes)
 
     def forget_source():
-        return None, None  # the state and the preview of the previous portrait
+        return None, None, None  # the state, crop and preview of the previous portrait
 
     def forget_driver(current, kind):
         if current is not None and current.kind == kind:
-            return None, "No driver yet: the preview shows the portrait's own expression."
+            return None, NO_DRIVER
         return gr.skip(), gr.skip()
 
-    @gpu(duration=60)
+    @gpu(duration=limits.gpu_duration())
     @friendly_errors
-    def set_driver(path, kind):
-        if not path:
+    def set_driver(value, kind):
+        if not value:
             return gr.skip(), gr.skip()
-        driver = core.load_driver(model.get(), path, kind)
+        driver = core.load_driver(model.get(), value, kind, limits)
         return driver, driver.describe()
 
-    def set_driver_image(path):
-        return set_driver(path, "image")
+    def driver_image(image):
+        return set_driver(image, "image")
 
-    def set_driver_video(path):
-        return set_driver(path, "video")
+    def driver_video(video):
+        return set_driver(video, "video")
 
-    @gpu(duration=30)
+    @gpu(duration=limits.gpu_duration())
     @friendly_errors
-    def preview(src, driver, yaw, pitch, follow):
+    def preview(src, driver, yaw, pitch, follow, strength=1.0, mode="Absolute"):
         if src is None:
             return None
-        return core.preview(model.get(), src, driver, core.view_settings(yaw, pitch, follow))
+        return core.preview(model.get(), src, driver, core.view_settings(yaw, pitch, follow),
+                            core.expression_settings(strength, mode))
 
-    def _require(src, driver=None, need_driver=True):
-        if src is None:
-            raise gr.Error("Upload a portrait first (or pick an example portrait).", print_exception=False)
-        if need_driver and driver is None:
-            raise gr.Error("Choose a driving image or video first (or pick an example driver).",
-                           print_exception=False)
-
-    @gpu(duration=180)
+    @gpu(duration=limits.gpu_duration(limits.max_clip_seconds))
     @friendly_errors
-    def animate(src, driver, yaw, pitch, follow, max_seconds, beside=False, progress=gr.Progress()):  # noqa: B008
+    def animate(src, driver, yaw, pitch, follow, strength=1.0, mode="Absolute", smoothing=0.5, max_seconds=None,
+                beside=False, depth=False, progress=gr.Progress()):  # noqa: B008
         _require(src, driver)
         animator = model.get()
         view = core.view_settings(yaw, pitch, follow)
+        expression = core.expression_settings(strength, mode)
+        depth_path = core.new_output("depth") if depth else None
         if driver.kind == "image":
             t0 = time.perf_counter()
             progress(0.1, desc="Rendering")
-            path, last = core.animate_image_clip(animator, src, driver, view, core.new_output("expression"))
+            path, last = core.animate_image_clip(animator, src, driver, view, core.new_output("expression"),
+                                                 expression, depth_path)
             status = (f"Image driver: a {core.IMAGE_CLIP_SECONDS:g} s clip from the portrait's own expression to "
                       f"the driver's, rendered in {time.perf_counter() - t0:.1f} s; its last frame is the preview.")
-            return str(path), status, last
+            if expression.relative:
+                status += ("\nNote: relative mode with a driving image keeps the portrait's own expression (the "
+                           "image is its own reference); use Absolute to copy the driver's expression.")
+            compare = core.compare_image(src, last)
+            return str(path), status, last, compare, str(depth_path) if depth_path else None
 
         def report(done, total):
             progress((done, total), desc="Animating", unit="frames")
 
+        seconds = min(float(max_seconds or limits.default_clip_seconds), limits.max_clip_seconds)
         progress((0, None), desc="Tracking the driver", unit="frames")
         result = animator.animate_video(core.on_device(src, animator.device), driver.path,
-                                        core.new_output("animation"), view, max_seconds=float(max_seconds),
-                                        progress=report, side_by_side=bool(beside))
+                                        core.new_output("animation"), view, expression=expression,
+                                        max_seconds=seconds, smoothing=float(smoothing), progress=report,
+                                        side_by_side=bool(beside), depth_path=depth_path)
         for w in result.warnings:
             gr.Warning(w)
-        return str(result.path), core.animation_status(result), gr.skip()
+        status = core.animation_status(result, seconds, driver, limits.max_clip_seconds)
+        return str(result.path), status, gr.skip(), None, str(depth_path) if depth_path else None
 
-    @gpu(duration=60)
+    @gpu(duration=limits.gpu_duration())
     @friendly_errors
-    def grid(src, driver):
+    def grid(src, driver, strength=1.0, mode="Absolute"):
         _require(src, need_driver=False)
-        return core.grid_image(model.get(), src, driver)
+        return core.grid_image(model.get(), src, driver, core.expression_settings(strength, mode))
 
-    @gpu(duration=90)
+    @gpu(duration=limits.gpu_duration(core.ORBIT_FRAMES / core.ORBIT_FPS))
     @friendly_errors
-    def orbit(src, driver, progress=gr.Progress()):  # noqa: B008
+    def orbit(src, driver, strength=1.0, mode="Absolute", progress=gr.Progress()):  # noqa: B008
         _require(src, need_driver=False)
         progress(0.1, desc="Rendering the orbit")
-        return str(core.orbit_video(model.get(), src, driver, core.new_output("orbit")))
+        return str(core.orbit_video(model.get(), src, driver, core.new_output("orbit"),
+                                    core.expression_settings(strength, mode)))
+
+    @gpu(duration=limits.gpu_duration())
+    @friendly_errors
+    def mesh(src, driver, strength=1.0, mode="Absolute", progress=gr.Progress()):  # noqa: B008
+        _require(src, need_driver=False)
+        progress(0.1, desc="Extracting the surface")
+        t0 = time.perf_counter()
+        glb, obj = core.export_meshes(model.get(), src, driver, "mesh", core.expression_settings(strength, mode))
+        whose = "the portrait's own expression" if driver is None else "the driver's expression"
+        status = (f"3D mesh of {whose} ({core.MESH_RESOLUTION}³ grid, vertex colours) in "
+                  f"{time.perf_counter() - t0:.1f} s: GLB in the viewer, OBJ to download.")
+        return str(glb), str(obj), status
 
     # -------------------------------------------------------------------- layout
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
@@ -191,95 +221,144 @@ def build_demo(animator_factory: Callable[[], object] | None = None) -> gr.Block
             with gr.Column(scale=1, min_width=260):
                 gr.Markdown("### 1. Portrait")
                 source = gr.Image(label="Portrait (one face, looking roughly at the camera)", type="filepath",
-                                  image_mode=None, sources=["upload", "clipboard", "webcam"], height=300,
+                                  image_mode=None, sources=["upload", "clipboard", "webcam"], height=280,
                                   elem_id="source")
                 gr.Examples(_examples("portraits", (".jpg", ".png")), inputs=source, label="Example portraits",
                             examples_per_page=6)
+                with gr.Row(equal_height=False):
+                    crop_image = gr.Image(label="Model input (128²)", interactive=False, format="png", height=170,
+                                          min_width=130, elem_id="crop", scale=1, show_label=True,
+                                          buttons=[])
+                    with gr.Column(scale=2, min_width=140):
+                        crop_scale = gr.Slider(0.8, 1.3, value=1.0, step=0.05, label="Crop scale",
+                                               info="> 1: more around the head", elem_id="crop_scale")
+                        crop_x = gr.Slider(-0.2, 0.2, value=0.0, step=0.01, label="Crop offset x",
+                                           info="fraction of the side, + = right", elem_id="crop_x")
+                        crop_y = gr.Slider(-0.2, 0.2, value=0.0, step=0.01, label="Crop offset y",
+                                           info="fraction of the side, + = down", elem_id="crop_y")
             with gr.Column(scale=1, min_width=260):
                 gr.Markdown("### 2. Driver")
                 with gr.Tabs():
                     with gr.Tab("Image", id="driver-image-tab"):
-                        driver_image = gr.Image(label="Driving image", type="filepath", image_mode=None,
-                                                sources=["upload", "clipboard", "webcam"], height=260,
-                                                elem_id="driver_image")
-                        gr.Examples(_examples("drivers", (".jpg", ".png")), inputs=driver_image,
-                                    label="Example expressions")
+                        driver_image_in = gr.Image(label="Driving image", type="filepath", image_mode=None,
+                                                   sources=["upload", "clipboard", "webcam"], height=240,
+                                                   elem_id="driver_image")
+                        gr.Examples(_examples("drivers", (".jpg", ".png")), inputs=driver_image_in,
+                                    label="Example expressions", elem_id="driver_examples")
                     with gr.Tab("Video", id="driver-video-tab"):
-                        driver_video = gr.Video(label="Driving video (its audio is kept)", sources=["upload", "webcam"],
-                                                height=260, elem_id="driver_video")
-                        gr.Examples(_examples("drivers", (".mp4",)), inputs=driver_video, label="Example video")
-                driver_info = gr.Markdown("No driver yet: the preview shows the portrait's own expression.",
-                                          elem_id="driver_info")
+                        driver_video_in = gr.Video(label="Driving video (its audio is kept)",
+                                                   sources=["upload", "webcam"], height=240, elem_id="driver_video")
+                        gr.Examples(_examples("drivers", (".mp4",)), inputs=driver_video_in, label="Example video",
+                                    elem_id="video_examples")
+                driver_info = gr.Markdown(NO_DRIVER, elem_id="driver_info")
+                strength = gr.Slider(0, 2, value=1.0, step=0.05, label="Expression strength",
+                                     info="0 = none, 1 = as driven, 2 = exaggerated", elem_id="strength")
+                mode = gr.Radio(EXPRESSION_MODES, value="Absolute", label="Expression transfer", elem_id="mode",
+                                info="Absolute: copy the driver's expression. Relative: add the driver's change "
+                                     "since its first frame to the portrait's own expression.")
+                smoothing = gr.Slider(0, 1, value=0.5, step=0.05, label="Smoothing (video drivers)",
+                                      info="0 = raw tracking, 1 = smoothest expression and head motion",
+                                      elem_id="smoothing")
             with gr.Column(scale=1, min_width=260):
                 gr.Markdown("### 3. Camera")
                 preview_image = gr.Image(label="Preview (driver's first face frame)", interactive=False,
-                                         format="png", height=300, elem_id="preview")
+                                         format="png", height=280, elem_id="preview")
                 yaw = gr.Slider(-MAX_YAW, MAX_YAW, value=0, step=1, label="Yaw (degrees)",
                                 info="+ moves the camera to the right", elem_id="yaw")
                 pitch = gr.Slider(-MAX_PITCH, MAX_PITCH, value=0, step=1, label="Pitch (degrees)",
                                   info="+ moves the camera up", elem_id="pitch")
                 follow = gr.Checkbox(value=True, label="Follow the driver's head motion",
-                                     info="On: the sliders are added to the driver's head pose. Off: fixed camera.")
+                                     info="On: the sliders are added to the driver's head pose. Off: fixed camera.",
+                                     elem_id="follow")
         with gr.Row():
-            max_seconds = gr.Slider(1, MAX_SECONDS, value=DEFAULT_SECONDS, step=1,
-                                    label="Max seconds of the driving video", scale=2, elem_id="max_seconds")
-            beside = gr.Checkbox(value=False, label="Driver beside the result", scale=1, elem_id="beside",
-                                 info="Video drivers: each frame is driver | animation.")
+            max_seconds = gr.Slider(min(1, limits.max_clip_seconds), limits.max_clip_seconds,
+                                    value=limits.default_clip_seconds, step=1, label="Max seconds of the driving video",
+                                    scale=2, elem_id="max_seconds")
+            with gr.Column(scale=1, min_width=180):
+                beside = gr.Checkbox(value=False, label="Driver beside the result", elem_id="beside",
+                                     info="Video drivers: each frame is driver | animation.")
+                depth = gr.Checkbox(value=False, label="Depth video too", elem_id="depth",
+                                    info="A second video: the depth map (near = bright).")
             animate_btn = gr.Button("Animate", variant="primary", scale=1, elem_id="animate")
             grid_btn = gr.Button("Multi-view grid", scale=1, elem_id="grid_button")
             orbit_btn = gr.Button("Orbit video", scale=1, elem_id="orbit_button")
+            mesh_btn = gr.Button("3D mesh of this expression", scale=1, elem_id="mesh_button")
         status = gr.Textbox(label="Status", lines=3, max_lines=8, interactive=False, elem_id="status")
         with gr.Row(equal_height=False):
             video_out = gr.Video(label="Animation (mp4, with the driver's audio)", interactive=False,
                                  elem_id="video_out", scale=1)
+            compare_out = gr.Image(label="Portrait | result (image drivers)", interactive=False, format="jpeg",
+                                   elem_id="compare_out", scale=2)
+            depth_out = gr.Video(label="Depth video", interactive=False, elem_id="depth_out", scale=1)
+        with gr.Row(equal_height=False):
             grid_out = gr.Image(label="Multi-view grid (yaw -30..30, pitch -15..15)", interactive=False,
                                 format="jpeg", elem_id="grid_out", scale=2)
             orbit_out = gr.Video(label="Orbit", interactive=False, loop=True, autoplay=True, elem_id="orbit_out",
                                  scale=1)
+        with gr.Row(equal_height=False):
+            mesh_view = gr.Model3D(label="3D mesh (GLB; drag to turn)", interactive=False, height=320,
+                                   elem_id="mesh_view", scale=2)
+            mesh_file = gr.File(label="Mesh (OBJ with vertex colours)", interactive=False, elem_id="mesh_file",
+                                scale=1)
         with gr.Accordion("Limits", open=False):
-            gr.Markdown(LIMITS.format(yaw=MAX_YAW, pitch=MAX_PITCH, seconds=MAX_SECONDS))
-            gr.Markdown(f"Model checkpoint: `{core.checkpoint_description()}` (`EXPORT3D_CHECKPOINT` to change).")
+            gr.Markdown(LIMITS.format(yaw=MAX_YAW, pitch=MAX_PITCH, limits=limits.describe()))
+            gr.Markdown(f"Model checkpoint: {core.checkpoint_description()} (`EXPORT3D_CHECKPOINT` to change: a "
+                        "folder or a Hugging Face repo id).")
 
         # -------------------------------------------------------------------- events
         heavy = {"concurrency_id": "model", "concurrency_limit": 1}  # one model call at a time
-        view_inputs = [src_state, drv_state, yaw, pitch, follow]
+        view_inputs = [src_state, drv_state, yaw, pitch, follow, strength, mode]
+        expr_inputs = [src_state, drv_state, strength, mode]
+        prep_inputs = [source, crop_scale, crop_x, crop_y]
+        prep_outputs = [src_state, crop_image, status]
+        raw = {"preprocess": False}  # uploads reach our loaders as files (their messages, not Gradio's)
 
-        (source.change(forget_source, None, [src_state, preview_image], queue=False, api_name="forget_source",
-                       api_visibility="private")
-         .then(set_source, source, [src_state, status], api_name="set_source", **heavy)
+        (source.change(forget_source, None, [src_state, crop_image, preview_image], queue=False,
+                       api_name="forget_source", api_visibility="private")
+         .then(prepare, prep_inputs, prep_outputs, api_name="prepare", **raw, **heavy)
          .success(preview, view_inputs, preview_image, api_name="preview_new_source", api_visibility="private",
                   **heavy))
-        for comp, fn, kind, api in ((driver_image, set_driver_image, "image", "set_driver_image"),
-                                    (driver_video, set_driver_video, "video", "set_driver_video")):
+        for slider in (crop_scale, crop_x, crop_y):
+            (slider.release(prepare, prep_inputs, prep_outputs, api_name=f"prepare_{slider.elem_id}",
+                            api_visibility="private", trigger_mode="always_last", **raw, **heavy)
+             .success(preview, view_inputs, preview_image, api_name=f"preview_{slider.elem_id}",
+                      api_visibility="private", **heavy))
+        for comp, fn, kind in ((driver_image_in, driver_image, "image"), (driver_video_in, driver_video, "video")):
             kind_box = gr.State(kind)
             (comp.change(forget_driver, [drv_state, kind_box], [drv_state, driver_info], queue=False,
                          api_name=f"forget_{kind}", api_visibility="private")
-             .then(fn, comp, [drv_state, driver_info], api_name=api, **heavy)
+             .then(fn, comp, [drv_state, driver_info], api_name=f"driver_{kind}", **raw, **heavy)
              .success(preview, view_inputs, preview_image, api_name=f"preview_new_{kind}", api_visibility="private",
                       **heavy))
-        for slider, api in ((yaw, "preview"), (pitch, "preview_pitch")):
-            slider.release(preview, view_inputs, preview_image, api_name=api, show_progress="minimal",
-                           api_visibility="public" if api == "preview" else "private", trigger_mode="always_last",
-                           **heavy)
-        follow.change(preview, view_inputs, preview_image, api_name="preview_follow", api_visibility="private",
-                      show_progress="minimal", **heavy)
-        animate_btn.click(animate, [*view_inputs, max_seconds, beside], [video_out, status, preview_image],
-                          api_name="animate", **heavy)
-        grid_btn.click(grid, [src_state, drv_state], grid_out, api_name="grid", **heavy)
-        orbit_btn.click(orbit, [src_state, drv_state], orbit_out, api_name="orbit", **heavy)
+        for slider in (yaw, pitch, strength):
+            slider.release(preview, view_inputs, preview_image, show_progress="minimal", trigger_mode="always_last",
+                           api_name="preview" if slider is yaw else f"preview_{slider.elem_id}",
+                           api_visibility="public" if slider is yaw else "private", **heavy)
+        for box in (follow, mode):
+            box.change(preview, view_inputs, preview_image, api_name=f"preview_{box.elem_id}",
+                       api_visibility="private", show_progress="minimal", **heavy)
+        animate_btn.click(animate, [*view_inputs, smoothing, max_seconds, beside, depth],
+                          [video_out, status, preview_image, compare_out, depth_out], api_name="animate", **heavy)
+        grid_btn.click(grid, expr_inputs, grid_out, api_name="grid", **heavy)
+        orbit_btn.click(orbit, expr_inputs, orbit_out, api_name="orbit", **heavy)
+        mesh_btn.click(mesh, expr_inputs, [mesh_view, mesh_file, status], api_name="mesh", **heavy)
+    demo.queue(default_concurrency_limit=1, max_size=limits.queue_size)
     return demo
 
 
-def launch_kwargs() -> dict:
-    """Arguments of ``launch``: examples servable, system fonts (no font CDN), server name/port from the env."""
+def launch_kwargs(limits: core.DemoLimits | None = None) -> dict:
+    """Arguments of ``launch``: examples servable, system fonts (no font CDN), the upload limit; the server
+    name/port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT."""
+    limits = limits or core.DemoLimits.from_env()
     theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
                               font_mono=["ui-monospace", "monospace"])
     return {"allowed_paths": [str(core.EXAMPLES_DIR)], "theme": theme, "css": CSS, "show_error": True,
-            "max_file_size": "100mb"}
+            "max_file_size": limits.max_file_size}
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if os.environ.get("EXPORT3D_TORCH_THREADS"):  # e.g. 1 on a CPU shared with other jobs
         torch.set_num_threads(int(os.environ["EXPORT3D_TORCH_THREADS"]))
-    build_demo().queue(default_concurrency_limit=1).launch(**launch_kwargs())
+    app_limits = core.DemoLimits.from_env()
+    build_demo(limits=app_limits).launch(**launch_kwargs(app_limits))

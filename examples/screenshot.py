@@ -2,9 +2,9 @@
 
 Runs the browser test (tests/test_browser.py: headless /usr/bin/chromium via Playwright) with
 ``EXPORT3D_SCREENSHOT`` set: the app is started with the real checkpoint when it exists
-(``EXPORT3D_CHECKPOINT`` or checkpoints/export3d-small, else a random model), the astronaut portrait, the
-smile still, then the talking clip are used, the yaw slider is dragged to about +22 degrees, and the page
-is captured after "Animate", "Multi-view grid" and "Orbit video".
+(``EXPORT3D_CHECKPOINT`` or checkpoints/export3d-small, else a random model) and the ``EXPORT3D_DEMO_*`` limits;
+the astronaut portrait is uploaded, the "smile" example driver is picked from the gallery, the yaw slider is
+dragged to about +22 degrees, and the page is captured after "Animate", "Multi-view grid" and "Orbit video".
 """
 
 from __future__ import annotations

@@ -1,18 +1,22 @@
-"""The Gradio demo (app.py) end to end over HTTP with gradio_client, plus the pure helpers of export3d/demo.py.
+"""The Gradio demo (app.py) end to end over HTTP with gradio_client, plus the pure helpers of export3d/demo/.
 
 A tiny random checkpoint is written to a temp folder (the real one is never used); the app is launched
-in-process on 127.0.0.1 and a free port, offline.
+in-process on 127.0.0.1 and a free port, offline, with small limits (clip 2 s, images 1024 px) so that the
+limit cases are cheap. Every bad input of docs/app.md ("Bad input") has a test here; the inputs are crafted
+in the tests (solid-colour images, a text file, cut video files...).
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from export3d import demo as core
 from export3d.checkpoint import save_pretrained
@@ -25,6 +29,25 @@ ROOT = Path(__file__).resolve().parents[1]
 PORTRAIT = ROOT / "examples" / "portraits" / "astronaut.jpg"
 DRIVER_IMAGE = ROOT / "examples" / "drivers" / "smile.jpg"
 DRIVER_VIDEO = ROOT / "examples" / "drivers" / "talking.mp4"
+LIMITS = core.DemoLimits(max_clip_seconds=2, max_image_side=1024, max_upload_mb=5, queue_size=8)
+
+
+# ------------------------------------------------------------------ crafted inputs
+def _astronaut() -> Image.Image:
+    from skimage import data
+
+    return Image.fromarray(data.astronaut())
+
+
+def _save(image: Image.Image, path: Path, **kw) -> Path:
+    image.save(path, **kw)
+    return path
+
+
+def _grey_video(path: Path, seconds: float = 1.0) -> Path:
+    from export3d.face.video import write_video
+
+    return write_video(path, [np.full((128, 128, 3), 100, np.uint8)] * round(25 * seconds), 25.0)
 
 
 # ------------------------------------------------------------------ pure helpers
@@ -40,10 +63,19 @@ def test_expression_ramp_eases_from_start_to_end_and_holds():
         core.expression_ramp(start, end, 0)
 
 
-def test_driver_kind_from_suffix():
+def test_driver_kind_and_upload_values():
     assert core.driver_kind("a/b/face.JPG") == "image"
     assert core.driver_kind("clip.webm") == "video"
     assert core.driver_kind(DRIVER_VIDEO) == "video"
+    assert core.upload_path({"path": "/x/y.png", "orig_name": "y.png"}) == Path("/x/y.png")
+    assert core.upload_path("/x/y.png") == Path("/x/y.png")
+    assert core.upload_path({"path": None, "url": "data:image/png;base64,aGVsbG8="}) == b"hello"
+    from export3d.face.errors import UnreadableImageError, UnreadableVideoError
+
+    with pytest.raises(UnreadableImageError, match="No image was received"):
+        core.upload_path({"path": None, "url": None})
+    with pytest.raises(UnreadableVideoError, match="No video was received"):
+        core.upload_path({}, "video")
 
 
 def test_user_message_is_one_plain_sentence():
@@ -85,20 +117,78 @@ def test_lazy_animator_builds_once_and_retries_after_failure():
     assert lazy.get() is a and lazy.loaded and len(calls) == 2
 
 
-def test_animation_status_lists_numbers_and_warnings():
+def test_animation_status_lists_numbers_trimming_truncation_and_warnings():
     from export3d.pipeline import AnimationResult
 
     text = core.animation_status(AnimationResult(Path("x.mp4"), 50, 25.0, 2.0, 3, ["The face was lost."]))
     assert "50 frames" in text and "2.0 s at 25 fps" in text and "25.0 frames/s" in text
     assert "Lost frames (face not found, filled in): 3" in text and "Note: The face was lost." in text
+    long_driver = core.Driver("video", Path("long.mp4"), None, fps=25.0, duration=8.0)
+    text = core.animation_status(AnimationResult(Path("x.mp4"), 75, 25.0, 2.0, 0), 3.0, long_driver, 3.0)
+    assert "Trimmed: the driving video is 8.0 s long and the demo uses at most 3 s of it." in text
+    text = core.animation_status(AnimationResult(Path("x.mp4"), 20, 25.0, 2.0, 0), 3.0, long_driver, 3.0)
+    assert "ended after 20 of the 75 frames" in text and "truncated" in text
+
+
+def test_demo_limits_defaults_env_and_gpu_duration():
+    d = core.DemoLimits()
+    assert (d.max_upload_mb, d.max_image_side, d.max_clip_seconds) == (50, 2048, 20)
+    assert d.max_file_size == 50 * 1024 * 1024 and d.max_pixels == 100_000_000
+    assert d.gpu_duration() == 30 and d.gpu_duration(20) == 130  # 30 + 5 s per clip second
+    env = {"EXPORT3D_DEMO_MAX_SECONDS": "6", "EXPORT3D_DEMO_MAX_UPLOAD_MB": "10", "EXPORT3D_DEMO_MAX_IMAGE_SIDE": "512",
+           "EXPORT3D_DEMO_QUEUE_SIZE": "4", "EXPORT3D_DEMO_GPU_SECONDS_PER_CLIP_SECOND": "2"}
+    e = core.DemoLimits.from_env(env)
+    assert (e.max_clip_seconds, e.max_upload_mb, e.max_image_side, e.queue_size) == (6, 10, 512, 4)
+    assert e.default_clip_seconds == 6 and e.gpu_duration(e.max_clip_seconds) == 42
+    assert core.DemoLimits.from_env({}, max_clip_seconds=2).max_clip_seconds == 2
+    with pytest.raises(ValueError, match="EXPORT3D_DEMO_MAX_SECONDS='ten' is not a number"):
+        core.DemoLimits.from_env({"EXPORT3D_DEMO_MAX_SECONDS": "ten"})
+    with pytest.raises(ValueError, match="EXPORT3D_DEMO_QUEUE_SIZE"):
+        core.DemoLimits.from_env({"EXPORT3D_DEMO_QUEUE_SIZE": "0"})
+    text = d.describe()
+    assert all(f"`{var}`" in text for var in core.ENV.values() if "GPU" not in var)
+
+
+def test_huge_image_is_downscaled_with_a_notice_or_refused_with_the_limit(tmp_path):
+    from export3d.face.errors import UnreadableImageError
+
+    huge = _save(Image.new("RGB", (8000, 8000), (200, 180, 160)), tmp_path / "huge.png")  # ~0.2 MB on disk
+    image, notes = core.load_picture(str(huge), core.DemoLimits(max_image_side=1024))
+    assert image.shape == (1024, 1024, 3)
+    assert notes == ["The portrait (8000x8000 pixels) was downscaled to 1024x1024, the limit being 1024 pixels on "
+                     "the longer side."]
+    with pytest.raises(UnreadableImageError, match="64.0 megapixels.*under 50 megapixels"):
+        core.load_picture(str(huge), core.DemoLimits(max_image_megapixels=50))
+
+
+def test_checkpoint_description_and_hub_id_without_network(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    from export3d.checkpoint import CheckpointError
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("network is unreachable (test)")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
+    monkeypatch.setenv("EXPORT3D_CHECKPOINT", "nobody/export3d-nothing")
+    assert "Hugging Face Hub" in core.checkpoint_description()
+    with pytest.raises(CheckpointError) as excinfo:
+        core.LazyAnimator().get()  # the default factory: EXPORT3D_CHECKPOINT
+    message = core.user_message(excinfo.value)
+    assert message.startswith("No usable model checkpoint (nobody/export3d-nothing is not a local folder and could "
+                              "not be downloaded from the Hub"), message
+    monkeypatch.setenv("EXPORT3D_CHECKPOINT", str(tmp_path / "missing"))
+    assert "not found" in core.checkpoint_description()
 
 
 # ------------------------------------------------------------------ the app over HTTP
 try:
     import gradio as gr
     import gradio_client
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
 except ImportError:  # the helpers above still run
-    gr = gradio_client = None
+    gr = gradio_client = handle_file = AppError = None
 needs_gradio = pytest.mark.skipif(gr is None, reason="gradio is not installed (pip install -r requirements.txt)")
 
 
@@ -113,14 +203,28 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _modulated(model: Export3D, seed: int = 1) -> Export3D:
+    """Random EAdaLN modulation (a fresh model ignores the expression: adaLN-Zero), so expressions matter."""
+    from export3d.models.segformer import EAdaLN
+
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, EAdaLN):
+                std = 1.0 / m.modulation.in_features ** 0.5
+                m.modulation.weight.copy_(torch.randn(m.modulation.weight.shape, generator=gen) * std)
+                m.modulation.bias.copy_(torch.randn(m.modulation.bias.shape, generator=gen) * 0.1)
+    return model
+
+
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     torch.manual_seed(0)
-    return save_pretrained(Export3D(ModelConfig.small()), tmp_path_factory.mktemp("ckpt"))
+    return save_pretrained(_modulated(Export3D(ModelConfig.small())), tmp_path_factory.mktemp("ckpt"))
 
 
 @pytest.fixture(scope="module")
-def app_url(tiny_checkpoint, tmp_path_factory):
+def app_demo(tiny_checkpoint, tmp_path_factory):
     import app
     from export3d.pipeline import Animator
 
@@ -129,11 +233,10 @@ def app_url(tiny_checkpoint, tmp_path_factory):
     os.environ["EXPORT3D_DEMO_OUTPUTS"] = str(outputs)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # robust against a busy machine (2 threads slow down 10-50x when a core is taken)
-    demo = app.build_demo(lambda: Animator.from_pretrained(tiny_checkpoint, device="cpu"))
-    demo.queue(default_concurrency_limit=1)
+    demo = app.build_demo(lambda: Animator.from_pretrained(tiny_checkpoint, device="cpu"), LIMITS)
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True,
-                            quiet=True, **app.launch_kwargs())
-    yield url
+                            quiet=True, **app.launch_kwargs(LIMITS))
+    yield demo, url
     demo.close()
     torch.set_num_threads(threads)
     if previous is None:
@@ -142,19 +245,55 @@ def app_url(tiny_checkpoint, tmp_path_factory):
         os.environ["EXPORT3D_DEMO_OUTPUTS"] = previous
 
 
+def _client(url: str, folder: Path):
+    return gradio_client.Client(url, verbose=False, download_files=str(folder), analytics_enabled=False)
+
+
 @pytest.fixture
-def client(app_url, tmp_path):
+def client(app_demo, tmp_path):
     """A fresh session (its own source/driver state) per test."""
-    return gradio_client.Client(app_url, verbose=False, download_files=str(tmp_path), analytics_enabled=False)
+    return _client(app_demo[1], tmp_path)
+
+
+def _prepare(client, path, scale=1.0, x=0.0, y=0.0) -> tuple[np.ndarray, str]:
+    crop, status = client.predict(handle_file(str(path)), scale, x, y, api_name="/prepare")
+    return np.asarray(Image.open(crop)), status
+
+
+def _error(call) -> str:
+    """The message of the AppError ``call()`` raises; checks it is one sentence without a traceback."""
+    with pytest.raises(AppError) as excinfo:
+        call()
+    message = str(excinfo.value)
+    assert "Traceback" not in message and 'File "' not in message and "\n" not in message.strip(), message
+    return message
 
 
 @needs_gradio
-def test_build_demo_has_no_side_effects():
+def test_build_demo_has_no_side_effects_and_needs_no_network(monkeypatch):
+    import huggingface_hub
+
     import app
 
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda *a, **k: pytest.fail("network used"))
+    monkeypatch.setenv("EXPORT3D_CHECKPOINT", "nobody/export3d-nothing")
     calls = []
-    app.build_demo(lambda: calls.append(1))  # building (and importing) never loads the model
+    app.build_demo(lambda: calls.append(1), LIMITS)  # building (and importing) never loads the model
     assert calls == []
+
+
+@needs_gradio
+def test_endpoints_queue_and_upload_limit(app_demo):
+    import app
+
+    demo, _ = app_demo
+    public = {fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"}
+    assert public == {"prepare", "driver_image", "driver_video", "preview", "animate", "grid", "orbit", "mesh"}
+    assert all(fn.api_name for fn in demo.fns.values() if fn.fn is not None)  # every event is named
+    assert demo._queue.max_size == LIMITS.queue_size
+    assert app.launch_kwargs(LIMITS)["max_file_size"] == 5 * 1024 * 1024
+    source = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "source")
+    assert "webcam" in source.sources and "upload" in source.sources
 
 
 @needs_gradio
@@ -177,68 +316,308 @@ def test_friendly_errors_turn_exceptions_into_one_sentence():
 
 
 @needs_gradio
-def test_preview_and_animate_with_image_driver(client):
-    from gradio_client import handle_file
-    from PIL import Image
+def test_missing_checkpoint_gives_a_readable_error_in_the_ui(tmp_path):
+    import app
+    from export3d.pipeline import Animator
 
-    src_status = client.predict(handle_file(str(PORTRAIT)), api_name="/set_source")
-    assert src_status.startswith("Portrait ready: face found"), src_status
-    info = client.predict(handle_file(str(DRIVER_IMAGE)), api_name="/set_driver_image")
+    demo = app.build_demo(lambda: Animator.from_pretrained(tmp_path / "missing", device="cpu"), LIMITS)
+    prepare = next(fn.fn for fn in demo.fns.values() if fn.api_name == "prepare")
+    for _ in range(2):  # a failed load is retried, and fails the same way
+        with pytest.raises(gr.Error) as excinfo:
+            prepare(str(PORTRAIT), 1.0, 0.0, 0.0)
+        assert excinfo.value.message.startswith("No usable model checkpoint (checkpoint folder not found: ")
+        assert "EXPORT3D_CHECKPOINT" in excinfo.value.message
+
+
+@pytest.fixture
+def median_surface(monkeypatch):
+    """A random model's density never reaches the trained surface threshold: mesh at the grid's median instead."""
+    import export3d.pipeline_jobs as jobs  # where Animator.export_mesh runs marching cubes
+
+    extract = jobs.extract_mesh
+    monkeypatch.setattr(jobs, "extract_mesh", lambda grid, threshold, box: extract(grid, float(np.median(grid)), box))
+
+
+@needs_gradio
+def test_image_driver_preview_animate_compare_depth_grid_and_mesh(client, median_surface):
+    crop, status = _prepare(client, PORTRAIT)
+    assert status.startswith("Portrait ready: face found"), status
+    assert crop.shape == (256, 256, 3)  # the 128 px model input, shown at 256
+    info = client.predict(handle_file(str(DRIVER_IMAGE)), api_name="/driver_image")
     assert info.startswith("Driver: image smile.jpg"), info
-    path = client.predict(20, 5, True, api_name="/preview")  # yaw, pitch, follow (state is per session)
+    path = client.predict(20, 5, True, 1.0, "Absolute", api_name="/preview")  # yaw, pitch, follow, strength, mode
     image = np.asarray(Image.open(path))
     assert image.shape == (256, 256, 3) and image.std() > 1  # 128 px model output upscaled to 256
-    video, status, last = client.predict(20, 5, True, 10, False, api_name="/animate")
+    video, status, last, compare, depth = client.predict(20, 5, True, 1.0, "Absolute", 0.5, 2, False, True,
+                                                         api_name="/animate")
     assert _file(video).suffix == ".mp4" and "Image driver" in status
     assert np.asarray(Image.open(last)).shape == (256, 256, 3)
-    grid = np.asarray(Image.open(client.predict(api_name="/grid")))
+    assert np.asarray(Image.open(compare)).shape == (256, 512, 3)  # portrait crop | result
+    assert _file(depth).suffix == ".mp4"
+    grid = np.asarray(Image.open(client.predict(1.0, "Absolute", api_name="/grid")))
     assert grid.shape == (3 * 256, 5 * 256, 3)
+    glb, obj, status = client.predict(1.0, "Absolute", api_name="/mesh")
+    assert Path(glb).read_bytes()[:4] == b"glTF" and status.startswith("3D mesh of the driver's expression")
+    assert Path(obj).suffix == ".obj" and "\nv " in Path(obj).read_text()[:2000]
 
 
 @needs_gradio
-def test_flat_grey_portrait_gives_a_readable_error(client, tmp_path):
-    from gradio_client import handle_file
-    from gradio_client.exceptions import AppError
-    from PIL import Image
+def test_mesh_without_a_surface_says_so(client):
+    _prepare(client, PORTRAIT)
+    message = _error(lambda: client.predict(1.0, "Absolute", api_name="/mesh"))  # the random model has no surface
+    assert message.endswith("The model produced no solid surface for this portrait and expression, so there is no "
+                            "mesh to export. Try another portrait or expression.")
 
-    grey = tmp_path / "grey.png"
-    Image.new("RGB", (256, 256), (128, 128, 128)).save(grey)
-    with pytest.raises(AppError) as excinfo:
-        client.predict(handle_file(str(grey)), api_name="/set_source")
-    message = str(excinfo.value)
-    assert "No face was found" in message
-    assert "Traceback" not in message and 'File "' not in message
-    with pytest.raises(AppError, match="Upload a portrait first"):  # nothing was cached for this session
-        client.predict(0, 0, True, 10, False, api_name="/animate")
+
+def test_expression_beta_applies_strength_and_mode():
+    from types import SimpleNamespace
+
+    src = SimpleNamespace(signals=SimpleNamespace(beta=np.full(52, 0.2, np.float32)))
+    drv = core.Driver("image", Path("d.jpg"), SimpleNamespace(beta=np.full(52, 0.4, np.float32)))
+    beta = core.expression_beta
+    np.testing.assert_allclose(beta(src, None, core.expression_settings(2, "Absolute")), 0.2)  # no driver: own
+    np.testing.assert_allclose(beta(src, drv, core.expression_settings(0, "Absolute")), 0.0)
+    np.testing.assert_allclose(beta(src, drv, core.expression_settings(1, "Absolute")), 0.4)
+    np.testing.assert_allclose(beta(src, drv, core.expression_settings(2, "Absolute")), 0.8)
+    np.testing.assert_allclose(beta(src, drv, core.expression_settings(5, "Absolute")), 0.8)  # strength clipped to 2
+    np.testing.assert_allclose(beta(src, drv, core.expression_settings(2, "Relative")), 0.2)  # its own reference
+    assert core.expression_settings(None, None).strength == 1.0 and not core.expression_settings(1, None).relative
 
 
 @needs_gradio
-def test_bad_driver_keeps_the_source(client, tmp_path):
-    from gradio_client import handle_file
-    from gradio_client.exceptions import AppError
-    from PIL import Image
+def test_expression_strength_and_mode_reach_the_renderer(client, monkeypatch):
+    from export3d.pipeline import Animator
 
-    client.predict(handle_file(str(PORTRAIT)), api_name="/set_source")
-    grey = tmp_path / "grey_driver.png"
-    Image.new("RGB", (200, 200), (90, 90, 90)).save(grey)
-    with pytest.raises(AppError, match="No face was found"):
-        client.predict(handle_file(str(grey)), api_name="/set_driver_image")
-    path = client.predict(0, 0, False, api_name="/preview")  # the portrait is still there
+    seen = []
+    render = Animator.render
+
+    def spy(self, src, beta, camera):
+        seen.append(np.asarray(beta, np.float32).reshape(-1, 52).copy())
+        return render(self, src, beta, camera)
+
+    _prepare(client, PORTRAIT)
+    driver = client.predict(handle_file(str(DRIVER_IMAGE)), api_name="/driver_image")
+    assert driver.startswith("Driver: image")
+    monkeypatch.setattr(Animator, "render", spy)  # the app runs in this process
+    for strength, mode in ((0.0, "Absolute"), (1.0, "Absolute"), (2.0, "Absolute"), (2.0, "Relative")):
+        client.predict(0, 0, False, strength, mode, api_name="/preview")
+    none, full, double, relative = (b[0] for b in seen)
+    assert none.max() == 0 and full.max() > 0.2
+    np.testing.assert_allclose(double, np.clip(2 * full, 0, 1), atol=1e-6)
+    assert np.abs(relative - full).max() > 0.05  # relative + image driver: the portrait's own expression
+    seen.clear()
+    client.predict(0, 0, False, 0.5, "Absolute", 0.5, 2, False, False, api_name="/animate")
+    np.testing.assert_allclose(seen[0][-1], 0.5 * full, atol=1e-6)  # the clip ends at the driver's (scaled)
+
+
+@needs_gradio
+def test_crop_controls_re_prepare_the_source(client):
+    base, _ = _prepare(client, PORTRAIT)
+    wide, status = _prepare(client, PORTRAIT, 1.3, 0.0, 0.0)
+    shifted, _ = _prepare(client, PORTRAIT, 1.0, 0.2, -0.2)
+    assert status.startswith("Portrait ready")
+    assert np.abs(wide.astype(float) - base).mean() > 5 and np.abs(shifted.astype(float) - base).mean() > 5
+    again, _ = _prepare(client, PORTRAIT)
+    np.testing.assert_array_equal(again, base)
+
+
+@needs_gradio
+def test_video_driver_gives_an_mp4_with_frames_audio_side_by_side_and_depth(client):
+    from export3d.face.video import probe_video
+
+    _prepare(client, PORTRAIT)
+    info = client.predict(handle_file(str(DRIVER_VIDEO)), api_name="/driver_video")
+    assert info.startswith("Driver: video talking.mp4, 4.0 s, 25 fps, with audio"), info
+    video, status, _, compare, depth = client.predict(0, 0, True, 1.0, "Relative", 0.8, 1, True, True,
+                                                      api_name="/animate")  # 1 s of the clip, side by side
+    meta = probe_video(_file(video))
+    assert meta.frame_count == 25 and meta.fps == 25.0 and meta.has_audio
+    assert (meta.width, meta.height) == (512, 256)  # driver (256 high) | animation (256)
+    assert status.startswith("Animated 25 frames (1.0 s at 25 fps)"), status
+    assert "Only the first 1 s" in status and "Trimmed" not in status and compare is None
+    assert probe_video(_file(depth)).frame_count == 25
+
+
+@needs_gradio
+def test_video_longer_than_the_limit_is_trimmed_with_a_notice(client):
+    _prepare(client, PORTRAIT)
+    info = client.predict(handle_file(str(DRIVER_VIDEO)), api_name="/driver_video")
+    assert info.endswith("It is longer than the demo's limit of 2 s, so only its first 2 s will be used (trimmed).")
+    _, status, *_ = client.predict(0, 0, True, 1.0, "Absolute", 0.5, 2, False, False, api_name="/animate")
+    assert status.startswith("Animated 50 frames (2.0 s at 25 fps)"), status  # the 2 s limit of the 4 s clip
+    assert "Trimmed: the driving video is 4.0 s long and the demo uses at most 2 s of it." in status
+
+
+@needs_gradio
+def test_two_users_at_once_both_complete(app_demo, tmp_path):
+    clients = [_client(app_demo[1], tmp_path / f"user{i}") for i in range(2)]
+    for c, driver in zip(clients, (DRIVER_IMAGE, DRIVER_VIDEO), strict=True):
+        _prepare(c, PORTRAIT)
+        c.predict(handle_file(str(driver)), api_name="/driver_image" if driver.suffix == ".jpg" else "/driver_video")
+    jobs = [c.submit(0, 0, True, 1.0, "Absolute", 0.5, 1, False, False, api_name="/animate") for c in clients]
+    results = [job.result(timeout=120) for job in jobs]
+    assert results[0][1].startswith("Image driver") and results[1][1].startswith("Animated 25 frames")
+    assert all(_file(r[0]).is_file() for r in results)
+
+
+# ------------------------------------------------------------------ bad input: one test per case
+@needs_gradio
+def test_no_face_in_the_portrait(client, tmp_path):
+    grey = _save(Image.new("RGB", (256, 256), (128, 128, 128)), tmp_path / "grey.png")
+    message = _error(lambda: _prepare(client, grey))
+    assert message.endswith("No face was found in the image. Use a photo where the face is clearly visible.")
+    _error(lambda: client.predict(0, 0, True, 1.0, "Absolute", 0.5, 2, False, False, api_name="/animate"))
+
+
+@needs_gradio
+def test_no_face_in_the_driver_image_keeps_the_portrait(client, tmp_path):
+    _prepare(client, PORTRAIT)
+    grey = _save(Image.new("RGB", (200, 200), (90, 90, 90)), tmp_path / "grey_driver.png")
+    assert "No face was found in the image" in _error(
+        lambda: client.predict(handle_file(str(grey)), api_name="/driver_image"))
+    path = client.predict(0, 0, False, 1.0, "Absolute", api_name="/preview")  # the portrait is still there
     assert np.asarray(Image.open(path)).shape == (256, 256, 3)
 
 
 @needs_gradio
-def test_video_driver_gives_an_mp4_with_the_right_frame_count_and_audio(client):
-    from gradio_client import handle_file
+def test_no_face_in_the_driver_video(client, tmp_path):
+    _prepare(client, PORTRAIT)
+    info = client.predict(handle_file(str(_grey_video(tmp_path / "grey.mp4"))), api_name="/driver_video")
+    assert "No face in its first 2 s" in info, info
+    message = _error(lambda: client.predict(0, 0, True, 1.0, "Absolute", 0.5, 2, False, False, api_name="/animate"))
+    assert message.endswith("No face was found in any frame of the video."), message
 
-    from export3d.face.video import probe_video
 
-    client.predict(handle_file(str(PORTRAIT)), api_name="/set_source")
-    info = client.predict(handle_file(str(DRIVER_VIDEO)), api_name="/set_driver_video")
-    assert info.startswith("Driver: video talking.mp4, 4.0 s, 25 fps, with audio"), info
-    video, status, _ = client.predict(0, 0, True, 2, True, api_name="/animate")  # 2 s of the 4 s clip, side by side
-    meta = probe_video(_file(video))
-    assert meta.frame_count == 50 and meta.fps == 25.0 and meta.has_audio
-    assert (meta.width, meta.height) == (512, 256)  # driver (256 high) | animation (256)
-    assert status.startswith("Animated 50 frames (2.0 s at 25 fps)"), status
-    assert "Only the first 2 s" in status
+@needs_gradio
+def test_several_faces_use_the_largest_and_say_so(client, tmp_path):
+    a = _astronaut()
+    canvas = Image.new("RGB", (800, 512), (120, 120, 120))
+    canvas.paste(a, (0, 0))
+    canvas.paste(a.resize((256, 256)), (530, 100))
+    two = _save(canvas, tmp_path / "two.jpg")
+    _, status = _prepare(client, two)
+    assert "2 faces were found; the largest is used." in status, status
+    info = client.predict(handle_file(str(two)), api_name="/driver_image")
+    assert "2 faces were found; the largest drives the portrait." in info, info
+
+
+@needs_gradio
+def test_text_file_renamed_as_image(client, tmp_path):
+    fake = tmp_path / "notes.jpg"
+    fake.write_text("these are my notes, not a photo\n" * 10)
+    message = _error(lambda: _prepare(client, fake))
+    assert message.endswith("This file is not an image we can read (it may be corrupt or empty): notes.jpg")
+
+
+@needs_gradio
+def test_empty_image_file(client, tmp_path):
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    assert _error(lambda: _prepare(client, empty)).endswith("This image file is empty (0 bytes): empty.jpg")
+
+
+@needs_gradio
+def test_non_video_file_as_driver_video(client, tmp_path):
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("these are my notes, not a video\n" * 10)
+    message = _error(lambda: client.predict(handle_file(str(fake)), api_name="/driver_video"))
+    assert message.endswith("This file is not a video we can read (it may be corrupt, incomplete or not a video): "
+                            "notes.mp4"), message
+    still = tmp_path / "still.mp4"
+    still.write_bytes(DRIVER_IMAGE.read_bytes())
+    message = _error(lambda: client.predict(handle_file(str(still)), api_name="/driver_video"))
+    assert message.endswith("This file is a still image, not a video: still.mp4. Use it as the portrait, or choose "
+                            "a video file."), message
+
+
+@needs_gradio
+def test_corrupt_and_empty_videos(client, tmp_path):
+    data = DRIVER_VIDEO.read_bytes()
+    head = tmp_path / "cut_head.mp4"
+    head.write_bytes(data[:2000])  # the index is cut: cannot be opened
+    assert "This file is not a video we can read" in _error(
+        lambda: client.predict(handle_file(str(head)), api_name="/driver_video"))
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    message = _error(lambda: client.predict(handle_file(str(empty)), api_name="/driver_video"))
+    assert message.endswith("This video file is empty (0 bytes): empty.mp4"), message
+    part = tmp_path / "cut_middle.mp4"
+    part.write_bytes(data[:len(data) // 3])  # an interrupted upload: the frames before the cut are used
+    _prepare(client, PORTRAIT)
+    client.predict(handle_file(str(part)), api_name="/driver_video")
+    _, status, *_ = client.predict(0, 0, True, 1.0, "Absolute", 0.5, 2, False, False, api_name="/animate")
+    assert "the file may be incomplete (truncated)" in status, status
+
+
+@needs_gradio
+def test_huge_image_is_downscaled_with_a_notice(client, tmp_path):
+    huge = _save(Image.new("RGB", (8000, 8000), (200, 180, 160)), tmp_path / "huge.png")  # solid: cheap to make
+    message = _error(lambda: _prepare(client, huge))
+    assert "No face was found" in message and "(8000x8000 pixels) was downscaled to 1024x1024" in message
+    big = _save(_astronaut().resize((1300, 1300)), tmp_path / "big.jpg", quality=80)  # a face: works
+    _, status = _prepare(client, big)
+    assert status.startswith("Portrait ready") and "(1300x1300 pixels) was downscaled to 1024x1024" in status
+
+
+@needs_gradio
+def test_tiny_image_says_the_face_is_too_small(client, tmp_path):
+    tiny = _save(_astronaut().crop((81, 0, 369, 288)).resize((40, 40)), tmp_path / "tiny.png")
+    message = _error(lambda: _prepare(client, tiny))
+    assert "The face is too small" in message and "Use a larger or closer photo." in message
+
+
+@needs_gradio
+def test_upload_above_the_size_limit_is_refused_and_the_app_keeps_serving(client, tmp_path):
+    big = tmp_path / "big.jpg"
+    big.write_bytes(os.urandom(6 * 1024 * 1024))  # the test app allows 5 MB
+    with pytest.raises(Exception, match="exceed"):  # gradio_client checks before uploading
+        _prepare(client, big)
+    assert _prepare(client, PORTRAIT)[1].startswith("Portrait ready")
+
+
+@needs_gradio
+@pytest.mark.parametrize("kind", ["grayscale", "rgba", "cmyk", "exif_rotated"])
+def test_other_image_formats_work(client, tmp_path, kind):
+    upright = _astronaut().crop((81, 0, 369, 288))  # the example portrait's framing
+    if kind == "grayscale":
+        path = _save(upright.convert("L"), tmp_path / "grey.png")
+    elif kind == "rgba":
+        rgba = upright.convert("RGBA")
+        alpha = np.full(rgba.size[::-1], 255, np.uint8)
+        alpha[:, :20] = 0  # a transparent strip at the left
+        rgba.putalpha(Image.fromarray(alpha))
+        path = _save(rgba, tmp_path / "rgba.png")
+    elif kind == "cmyk":
+        path = _save(upright.convert("CMYK"), tmp_path / "cmyk.jpg", quality=95)
+    else:  # stored turned by 90 degrees, with the EXIF tag that turns it back (Orientation 6: rotate 90 cw)
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        path = _save(upright.rotate(90, expand=True), tmp_path / "exif.jpg", exif=exif, quality=95)
+    crop, status = _prepare(client, path)
+    assert status.startswith("Portrait ready: face found"), status
+    if kind == "exif_rotated":  # the crop is upright: the same as the upright photo's
+        reference, _ = _prepare(client, _save(upright, tmp_path / "upright.jpg", quality=95))
+        assert np.abs(crop.astype(float) - reference).mean() < 6
+
+
+def test_concurrency_smoke_without_gradio():
+    """LazyAnimator is thread-safe: two threads asking at once build the model once."""
+    calls, barrier = [], threading.Barrier(2)
+
+    def factory():
+        calls.append(1)
+        return object()
+
+    lazy = core.LazyAnimator(factory)
+    out = []
+
+    def worker():
+        barrier.wait()
+        out.append(lazy.get())
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and out[0] is out[1]

@@ -13,6 +13,7 @@ from scenes import BallDecoder, ball_model, ball_planes, ball_rho
 from export3d.config import ModelConfig
 from export3d.pipeline import Animator, PreparedSource
 from export3d.rendering.mesh import (
+    NoSurfaceError,
     density_grid,
     extract_mesh,
     surface_threshold,
@@ -73,7 +74,7 @@ def test_ball_mesh_has_the_ball_radius_and_faces_outwards(ball):
 
 def test_no_surface_is_an_error(ball):
     planes, decoder, _, _ = ball
-    with pytest.raises(ValueError, match="never reaches"):
+    with pytest.raises(NoSurfaceError, match="never reaches"):
         extract_mesh(density_grid(planes, decoder, 8, 1.0), 1e6, 1.0)
 
 

@@ -31,6 +31,10 @@ _FLOAT, _UINT32 = 5126, 5125  #: glTF component types
 _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963  #: glTF buffer view targets
 
 
+class NoSurfaceError(ValueError):
+    """The density never reaches the surface threshold: there is no surface to mesh."""
+
+
 def surface_threshold(settings: RenderSettings) -> float:
     """Density at which one coarse renderer step is half opaque: ``ln 2 / ((far - near) / num_coarse)``."""
     return math.log(2.0) * settings.num_coarse / (settings.far - settings.near)
@@ -73,7 +77,7 @@ def extract_mesh(grid: np.ndarray, threshold: float, box_size: float) -> tuple[n
     """Marching cubes of ``grid (R, R, R)`` (as :func:`density_grid`) at ``threshold``.
 
     Returns ``verts (V, 3)`` float32 in world units and ``faces (F, 3)`` int64 (counter-clockwise seen from
-    outside, i.e. from lower density). Raises ``ValueError`` when the density never reaches ``threshold``.
+    outside, i.e. from lower density). Raises ``NoSurfaceError`` when the density never reaches ``threshold``.
     """
     from skimage.measure import marching_cubes
 
@@ -83,7 +87,7 @@ def extract_mesh(grid: np.ndarray, threshold: float, box_size: float) -> tuple[n
     if not threshold > 0:
         raise ValueError(f"threshold must be > 0, got {threshold}")
     if not grid.max() > threshold:
-        raise ValueError(f"the density never reaches the surface threshold {threshold:.3g} "
+        raise NoSurfaceError(f"the density never reaches the surface threshold {threshold:.3g} "
                          f"(its maximum is {grid.max():.3g}): there is no surface to export")
     step = box_size / (grid.shape[0] - 1)
     padded = np.pad(grid, 1, constant_values=0.0)  # closes the surface at the box

@@ -1,0 +1,66 @@
+"""UI-independent logic of the web demo (``app.py``): limits, lazy model, uploads, drivers, renders, messages.
+
+Nothing here imports Gradio, so it is unit-tested directly and reusable from another front end.
+The app keeps a :class:`~export3d.pipeline.PreparedSource` and a :class:`Driver` per browser
+session; a preview only renders (one frame, no face detection), which keeps slider feedback fast.
+
+- ``limits``: :class:`DemoLimits` (upload size, image size, clip length, queue, ZeroGPU durations; env variables)
+- ``inputs``: :class:`LazyAnimator`, uploads (:func:`prepare_portrait`, :func:`load_driver`), :func:`user_message`
+- ``outputs``: preview, the image driver's clip, grid, orbit, depth, mesh, output files, status texts
+"""
+
+from .inputs import (
+    DRIVER_SCAN_SECONDS,
+    EXAMPLES_DIR,
+    IMAGE_SUFFIXES,
+    REPO_ROOT,
+    VIDEO_SUFFIXES,
+    DemoMessage,
+    Driver,
+    LazyAnimator,
+    checkpoint_description,
+    driver_kind,
+    load_driver,
+    load_picture,
+    prepare_portrait,
+    upload_path,
+    user_message,
+    with_note,
+)
+from .limits import ENV, DemoLimits
+from .outputs import (
+    IMAGE_CLIP_FPS,
+    IMAGE_CLIP_SECONDS,
+    MESH_RESOLUTION,
+    ORBIT_FPS,
+    ORBIT_FRAMES,
+    OUTPUT_MAX_AGE,
+    animate_image_clip,
+    animation_status,
+    compare_image,
+    crop_preview,
+    ease_weights,
+    export_meshes,
+    expression_beta,
+    expression_ramp,
+    expression_settings,
+    grid_image,
+    image_clip_inputs,
+    new_output,
+    on_device,
+    orbit_video,
+    output_dir,
+    preview,
+    source_status,
+    view_settings,
+)
+
+__all__ = [
+    "DRIVER_SCAN_SECONDS", "ENV", "EXAMPLES_DIR", "IMAGE_CLIP_FPS", "IMAGE_CLIP_SECONDS", "IMAGE_SUFFIXES",
+    "MESH_RESOLUTION", "ORBIT_FPS", "ORBIT_FRAMES", "OUTPUT_MAX_AGE", "REPO_ROOT", "VIDEO_SUFFIXES", "DemoLimits",
+    "DemoMessage", "Driver", "LazyAnimator", "animate_image_clip", "animation_status", "checkpoint_description",
+    "compare_image", "crop_preview", "driver_kind", "ease_weights", "export_meshes", "expression_beta",
+    "expression_ramp", "expression_settings", "grid_image", "image_clip_inputs", "load_driver", "load_picture",
+    "new_output", "on_device", "orbit_video", "output_dir", "prepare_portrait", "preview", "source_status",
+    "upload_path", "user_message", "view_settings", "with_note",
+]
