@@ -70,7 +70,7 @@ def test_contrastive_loss_starts_at_log_k_and_falls_when_overfitting(data):
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert float(loss) < 0.5 * math.log(4)
+    assert loss.item() < 0.5 * math.log(4)
 
 
 def test_stage1_smoke_writes_weights_and_resumes_exactly(data, tmp_path):

@@ -110,7 +110,7 @@ def train_stage2(cfg: ModelConfig, s2: Stage2Config, data: TrainingData, out: Pa
         step += 1
         bar.update(1)
         if step % s2.log_every == 0:
-            vals = [float(terms.get(k, torch.tensor(0.0))) for k in ("l1", "l1_raw", "lpips", "adv")]
+            vals = [float(terms.get(k, torch.tensor(0.0)).detach()) for k in ("l1", "l1_raw", "lpips", "adv")]
             log.row(step, float(total), *vals, d_loss, time.time() - t0)
             bar.set_postfix(loss=f"{float(total):.3f}")
         if d.main and s2.image_every and step % s2.image_every == 0:
