@@ -14,12 +14,11 @@ Bad input (missing or unreadable files, no face, no checkpoint, wrong output ext
 
 from __future__ import annotations
 
-import os
 import sys
 import time
-import uuid
 from pathlib import Path
 
+from .atomic import atomic_write
 from .cli_args import build_parser, join_lists
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
@@ -53,29 +52,17 @@ def _check_input(path: Path, kind: str) -> None:
     check_input_file(path, kind, UnreadableImageError if kind == "image" else UnreadableVideoError)
 
 
-def _atomic(path: Path, write) -> Path:
-    """Call ``write(tmp)`` on a temporary name beside ``path`` (same suffix), then rename it to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.partial{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
 def _save_image(path: Path, image) -> None:
     from .face.image_io import save_image
 
-    _atomic(path, lambda tmp: save_image(tmp, image))
+    atomic_write(path, lambda tmp: save_image(tmp, image))
 
 
 def _save_gif(path: Path, frames, fps: float) -> None:
     from PIL import Image
 
     images = [Image.fromarray(f) for f in frames]
-    _atomic(path, lambda tmp: images[0].save(tmp, save_all=True, append_images=images[1:], loop=0,
+    atomic_write(path, lambda tmp: images[0].save(tmp, save_all=True, append_images=images[1:], loop=0,
                                              duration=max(20, round(1000 / fps)), disposal=2))
 
 

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from .atomic import atomic_write
 from .expression_transfer import RELATIVE_IMAGE_WARNING, ExpressionSettings, transfer_expression
 from .face.extractor import FaceSignals
 from .face.video import open_video, write_video
-from .pipeline_types import IMAGE_OUTPUTS, AnimationResult, PreparedSource, atomic_write, save_image_atomic
+from .pipeline_types import IMAGE_OUTPUTS, AnimationResult, PreparedSource, save_image_atomic
 from .rendering.mesh import density_grid, extract_mesh, surface_threshold, vertex_colors, write_mesh
 from .views import ViewSettings, side_by_side, view_angles
 

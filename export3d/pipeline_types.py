@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_write
 from .face.crop import CropTransform
 from .face.extractor import FaceSignals
 from .models.generator import SourceFeatures
@@ -57,18 +57,6 @@ def is_video(driver) -> bool:
             return im.format == "GIF" and getattr(im, "n_frames", 1) > 1
     except (UnidentifiedImageError, OSError):
         return True
-
-
-def atomic_write(path: Path, write) -> Path:
-    """Call ``write(tmp)`` on a temporary name beside ``path`` (same suffix), then rename it to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.partial{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def save_image_atomic(path: Path, image: np.ndarray) -> Path:

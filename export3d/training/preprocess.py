@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
 import sys
 import time
@@ -38,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
+
+from ..atomic import atomic_write
 
 VIDEO_EXTENSIONS = (".mp4", ".mpg", ".mov", ".avi", ".mkv", ".webm")
 PREFIX = "real-"
@@ -159,21 +160,13 @@ def process_video(video: Path, extractor, size: int = 128, max_seconds: float | 
     return arrays, meta
 
 
-def _atomic_write(final: Path, write) -> None:
-    tmp = final.with_name(f".{final.stem}.tmp-{os.getpid()}{final.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
-
 
 def save_video_cache(out: Path, video: Path, arrays: dict[str, np.ndarray], meta: dict) -> Path:
     """The JSON sidecar first, then the npz (so an existing npz always has its sidecar); both atomic."""
     final = output_path(out, video)
     text = json.dumps(meta, indent=2) + "\n"
-    _atomic_write(final.with_suffix(".json"), lambda p: p.write_text(text))
-    _atomic_write(final, lambda p: np.savez_compressed(p, **arrays))
+    atomic_write(final.with_suffix(".json"), lambda p: p.write_text(text))
+    atomic_write(final, lambda p: np.savez_compressed(p, **arrays))
     return final
 
 
