@@ -31,14 +31,32 @@ def build_model(cfg: ModelConfig, seed: int = 0, modulated: bool = False) -> Exp
     torch.manual_seed(seed)
     model = Export3D(cfg)
     if modulated:
-        gen = torch.Generator().manual_seed(seed + 1000)
-        with torch.no_grad():
-            for m in model.modules():
-                if isinstance(m, EAdaLN):
-                    std = 1.0 / m.modulation.in_features ** 0.5
-                    m.modulation.weight.copy_(torch.randn(m.modulation.weight.shape, generator=gen) * std)
-                    m.modulation.bias.copy_(torch.randn(m.modulation.bias.shape, generator=gen) * 0.1)
+        modulate(model, seed + 1000)
     return model.eval()
+
+
+def modulate(model: Export3D, seed: int) -> Export3D:
+    """Random EAdaLN modulation weights (a fresh model ignores the expression: adaLN-Zero), in place."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, EAdaLN):
+                std = 1.0 / m.modulation.in_features ** 0.5
+                m.modulation.weight.copy_(torch.randn(m.modulation.weight.shape, generator=gen) * std)
+                m.modulation.bias.copy_(torch.randn(m.modulation.bias.shape, generator=gen) * 0.1)
+    return model
+
+
+def have_face_models() -> bool:
+    """MediaPipe and the landmarker/YuNet model files are available offline."""
+    try:
+        from export3d.face.assets import LANDMARKER, YUNET, locate
+
+        locate(LANDMARKER, download=False), locate(YUNET, download=False)
+        import mediapipe  # noqa: F401
+    except Exception:  # noqa: BLE001
+        return False
+    return True
 
 
 def make_inputs(cfg: ModelConfig, batch: int, seed: int = 0):

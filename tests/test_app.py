@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import modulate
 from PIL import Image
 
 from export3d import demo as core
@@ -204,17 +205,7 @@ def _free_port() -> int:
 
 
 def _modulated(model: Export3D, seed: int = 1) -> Export3D:
-    """Random EAdaLN modulation (a fresh model ignores the expression: adaLN-Zero), so expressions matter."""
-    from export3d.models.segformer import EAdaLN
-
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, EAdaLN):
-                std = 1.0 / m.modulation.in_features ** 0.5
-                m.modulation.weight.copy_(torch.randn(m.modulation.weight.shape, generator=gen) * std)
-                m.modulation.bias.copy_(torch.randn(m.modulation.bias.shape, generator=gen) * 0.1)
-    return model
+    return modulate(model, seed)
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import have_face_models
 
 from export3d.face.arkit import ict_to_arkit
 from export3d.face.calibration import Calibration, fit_beta, fit_pose
@@ -12,16 +13,7 @@ from export3d.face.head_pose import angles_from_rotation, camera_from_angles, ro
 from export3d.paths import ict_facekit_path
 from export3d.rendering.camera import orbit_camera, roll_camera
 
-
-def _have_face_models() -> bool:
-    try:
-        from export3d.face.assets import LANDMARKER, YUNET, locate
-
-        locate(LANDMARKER, download=False), locate(YUNET, download=False)
-        import mediapipe  # noqa: F401
-    except Exception:  # noqa: BLE001
-        return False
-    return True
+_have_face_models = have_face_models
 
 
 needs_all = pytest.mark.skipif(

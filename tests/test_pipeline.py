@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import build_model
+from conftest import build_model, have_face_models
 from skimage.data import astronaut
 
 from export3d.checkpoint import CheckpointError, save_pretrained
@@ -25,15 +25,7 @@ SIZE = 64  #: the small preset scaled to a 64² source: same architecture, 4x fe
 OUT = 96  #: output size used by the module's animator
 
 
-def _have_face_models() -> bool:
-    try:
-        from export3d.face.assets import LANDMARKER, YUNET, locate
-
-        locate(LANDMARKER, download=False), locate(YUNET, download=False)
-        import mediapipe  # noqa: F401
-    except Exception:  # noqa: BLE001
-        return False
-    return True
+_have_face_models = have_face_models
 
 
 pytestmark = pytest.mark.skipif(not _have_face_models(),
