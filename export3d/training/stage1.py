@@ -91,8 +91,9 @@ def train_stage1(cfg: ModelConfig, s1: Stage1Config, data: TrainingData, out: Pa
         bar.update(1)
         if step % s1.eval_every == 0 or step == steps:
             acc = retrieval_accuracy(model, data, s1) if d.main else float("nan")
-            log.row(step, float(loss), float(model.temperature()), acc, 1 / s1.frames_per_clip, time.time() - t0)
-            bar.set_postfix(loss=f"{float(loss):.3f}", retrieval=f"{acc:.2f}")
+            value, tau = float(loss.detach()), float(model.temperature().detach())
+            log.row(step, value, tau, acc, 1 / s1.frames_per_clip, time.time() - t0)
+            bar.set_postfix(loss=f"{value:.3f}", retrieval=f"{acc:.2f}")
         if time.time() - last_ckpt > checkpoint_minutes * 60:
             _checkpoint(out, step, model, opt, g, cfg, d)
             last_ckpt = time.time()
