@@ -165,22 +165,14 @@ def test_bad_output_extension(files, tmp_path, capsys, command, out):
     assert_one_line_error(code, err, "must end with")
 
 
-def test_unreadable_driver_video(files, tmp_path, capsys):
-    bad = tmp_path / "broken.mp4"
-    bad.write_bytes(b"this is not a video" * 10)
-    code, _, err = run(["animate", files["face"], bad, "-o", tmp_path / "o.mp4", "--checkpoint", files["ckpt"]],
-                       capsys)
-    assert_one_line_error(code, err, "broken.mp4")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.mp4"]
-
-
-def test_unreadable_driver_image(files, tmp_path, capsys):
-    bad = tmp_path / "broken.jpg"
-    bad.write_bytes(b"this is not a picture" * 10)
-    code, _, err = run(["animate", files["face"], bad, "-o", tmp_path / "o.png", "--checkpoint", files["ckpt"]],
-                       capsys)
-    assert_one_line_error(code, err, "broken.jpg")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.jpg"]
+@pytest.mark.parametrize("name, out, content", [("broken.mp4", "o.mp4", b"this is not a video"),
+                                                 ("broken.jpg", "o.png", b"this is not a picture")])
+def test_unreadable_driver(files, tmp_path, capsys, name, out, content):
+    bad = tmp_path / name
+    bad.write_bytes(content * 10)
+    code, _, err = run(["animate", files["face"], bad, "-o", tmp_path / out, "--checkpoint", files["ckpt"]], capsys)
+    assert_one_line_error(code, err, name)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
 
 
 def test_python_dash_m_reports_errors_without_traceback(tmp_path):
