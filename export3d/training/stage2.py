@@ -66,7 +66,7 @@ def discriminator_step(disc, opt_d, batch: Batch, fake_img, fake_raw, s2: Stage2
     opt_d.zero_grad(set_to_none=True)
     loss.backward()
     opt_d.step()
-    return float(loss)
+    return float(loss.detach())
 
 
 def train_stage2(cfg: ModelConfig, s2: Stage2Config, data: TrainingData, out: Path, stage1_dir: Path | None,
@@ -111,8 +111,8 @@ def train_stage2(cfg: ModelConfig, s2: Stage2Config, data: TrainingData, out: Pa
         bar.update(1)
         if step % s2.log_every == 0:
             vals = [float(terms.get(k, torch.tensor(0.0)).detach()) for k in ("l1", "l1_raw", "lpips", "adv")]
-            log.row(step, float(total), *vals, d_loss, time.time() - t0)
-            bar.set_postfix(loss=f"{float(total):.3f}")
+            log.row(step, float(total.detach()), *vals, d_loss, time.time() - t0)
+            bar.set_postfix(loss=f"{float(total.detach()):.3f}")
         if d.main and s2.image_every and step % s2.image_every == 0:
             save_grid(out / "images" / f"step{step:07d}.png", batch.source, batch.driver, fake.raw.rgb, fake.image)
         if time.time() - last > checkpoint_minutes * 60:
