@@ -26,7 +26,7 @@ import gradio as gr  # noqa: E402
 import torch  # noqa: E402
 
 from export3d import demo as core  # noqa: E402
-from export3d.views import MAX_PITCH, MAX_YAW  # noqa: E402
+from export3d.pipeline.views import MAX_PITCH, MAX_YAW  # noqa: E402
 
 try:  # Hugging Face Spaces (ZeroGPU): a GPU is attached only while a decorated function runs
     import spaces

@@ -19,7 +19,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone without installing
 
 from export3d.face.extractor import FaceExtractor  # noqa: E402
-from export3d.face.video import open_video, write_video  # noqa: E402
+from export3d.media.video import open_video, write_video  # noqa: E402
 from export3d.paths import grid_clips_dir, portraits_dir  # noqa: E402
 
 
@@ -74,8 +74,8 @@ def main() -> None:
 
 def portraits(ex: FaceExtractor, out: Path) -> None:
     from export3d.face.crop import CropTransform
-    from export3d.face.image_io import load_image, save_image
     from export3d.face.overlay import overlay_contact_sheet
+    from export3d.media.image import load_image, save_image
 
     tiles = []
     for path in sorted(portraits_dir().glob("*.jpg")):

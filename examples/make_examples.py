@@ -77,7 +77,7 @@ def make_astronaut(out: Path) -> Path:
 def _renderer(size: int):
     import torch
 
-    from export3d.face.ict_model import ICTFaceModel
+    from export3d.synthetic.ict_model import ICTFaceModel
     from export3d.synthetic.scene import SceneRenderer
 
     torch.set_num_threads(1)
@@ -159,7 +159,7 @@ def _voice(motion, frames: int) -> np.ndarray:
 def make_clip(out: Path) -> Path:
     from scipy.io import wavfile
 
-    from export3d.face.video import write_video
+    from export3d.media.video import write_video
     from export3d.synthetic.appearance import sample_background, sample_lighting
     from export3d.synthetic.clips import cameras_for, identity_seed, render_frames
     from export3d.synthetic.scene import Person
@@ -183,9 +183,9 @@ def make_clip(out: Path) -> Path:
 def check(paths: list[Path]) -> None:
     """Every example must give a face to the extractor (the video: its first frame)."""
     from export3d.face.extractor import FaceExtractor
-    from export3d.face.image_io import load_image
     from export3d.face.landmarker import BLENDSHAPE_NAMES
-    from export3d.face.video import iter_frames, probe_video
+    from export3d.media.image import load_image
+    from export3d.media.video import iter_frames, probe_video
 
     ex = FaceExtractor()
     names = ("mouthSmileLeft", "jawOpen", "eyeBlinkLeft")

@@ -18,8 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from .atomic import atomic_write
 from .cli_args import build_parser, join_lists
+from .media.files import atomic_write
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 IMAGE_OUTPUTS = {".png", ".jpg", ".jpeg", ".webp"}
@@ -47,13 +47,13 @@ def _check_suffix(path: Path, allowed: set[str], what: str) -> None:
 
 
 def _check_input(path: Path, kind: str) -> None:
-    from .face.errors import UnreadableImageError, UnreadableVideoError, check_input_file
+    from .errors import UnreadableImageError, UnreadableVideoError, check_input_file
 
     check_input_file(path, kind, UnreadableImageError if kind == "image" else UnreadableVideoError)
 
 
 def _save_image(path: Path, image) -> None:
-    from .face.image_io import save_image
+    from .media.image import save_image
 
     atomic_write(path, lambda tmp: save_image(tmp, image))
 
@@ -85,7 +85,7 @@ def _report(out: Path, frames: int, seconds: float, fps: float | None = None) ->
 
 # ----------------------------------------------------------------------------- commands
 def _expression(a):
-    from .expression_transfer import ExpressionSettings
+    from .pipeline.expression import ExpressionSettings
 
     return ExpressionSettings(strength=a.strength, relative=getattr(a, "relative", False))
 
@@ -124,7 +124,7 @@ def cmd_animate(a) -> None:
         _export_mesh(anim, src, a.mesh, _driver_beta(anim, src, a.driver, is_image, _expression(a)))
     try:
         if is_image:  # by extension, as validated above (``Animator.animate`` would decide by content)
-            from .pipeline_jobs import run_still
+            from .pipeline.jobs import run_still
 
             res = run_still(anim, src, a.driver, a.out, view, _expression(a), side_by_side=a.side_by_side,
                             depth_path=a.depth)
@@ -160,9 +160,9 @@ def _animate_video(anim, src, a, view):
 
 def _driver_beta(anim, src, driver: Path, is_image: bool, expression):
     """The portrait's expression ``(52,)`` for the driver image, or the first frame of the driver video."""
-    from .expression_transfer import transfer_expression
-    from .face.image_io import load_image
-    from .face.video import iter_frames
+    from .media.image import load_image
+    from .media.video import iter_frames
+    from .pipeline.expression import transfer_expression
 
     frame = load_image(driver) if is_image else next(iter_frames(driver, max_frames=1))
     return transfer_expression(anim.extractor.extract(frame).beta, src.signals.beta, expression)[0]
@@ -187,14 +187,14 @@ def cmd_orbit(a) -> None:
     if a.out.suffix.lower() == ".gif":
         _save_gif(a.out, frames, a.fps)
     else:
-        from .face.video import write_video
+        from .media.video import write_video
 
         write_video(a.out, iter(frames), a.fps)
     _report(a.out, len(frames), time.perf_counter() - t0, a.fps)
 
 
 def cmd_grid(a) -> None:
-    from .expression_transfer import transfer_expression
+    from .pipeline.expression import transfer_expression
 
     a.source = _one(a, "source", "portrait")
     _check_input(a.source, "image")
@@ -227,7 +227,7 @@ COMMANDS = {"animate": cmd_animate, "orbit": cmd_orbit, "grid": cmd_grid, "mesh"
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(join_lists(list(sys.argv[1:] if argv is None else argv)))
     from .checkpoint import CheckpointError
-    from .face.errors import FaceInputError, ModelFileError
+    from .errors import FaceInputError, ModelFileError
 
     try:
         COMMANDS[args.command](args)

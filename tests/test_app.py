@@ -46,7 +46,7 @@ def _save(image: Image.Image, path: Path, **kw) -> Path:
 
 
 def _grey_video(path: Path, seconds: float = 1.0) -> Path:
-    from export3d.face.video import write_video
+    from export3d.media.video import write_video
 
     return write_video(path, [np.full((128, 128, 3), 100, np.uint8)] * round(25 * seconds), 25.0)
 
@@ -71,7 +71,7 @@ def test_driver_kind_and_upload_values():
     assert core.upload_path({"path": "/x/y.png", "orig_name": "y.png"}) == Path("/x/y.png")
     assert core.upload_path("/x/y.png") == Path("/x/y.png")
     assert core.upload_path({"path": None, "url": "data:image/png;base64,aGVsbG8="}) == b"hello"
-    from export3d.face.errors import UnreadableImageError, UnreadableVideoError
+    from export3d.errors import UnreadableImageError, UnreadableVideoError
 
     with pytest.raises(UnreadableImageError, match="No image was received"):
         core.upload_path({"path": None, "url": None})
@@ -81,7 +81,7 @@ def test_driver_kind_and_upload_values():
 
 def test_user_message_is_one_plain_sentence():
     from export3d.checkpoint import CheckpointError
-    from export3d.face.errors import NoFaceError
+    from export3d.errors import NoFaceError
 
     assert core.user_message(NoFaceError("No face was found.\nUse a photo.")) == "No face was found. Use a photo."
     assert core.user_message(CheckpointError("no config.json in x")) == "no config.json in x"
@@ -151,7 +151,7 @@ def test_demo_limits_defaults_env_and_gpu_duration():
 
 
 def test_huge_image_is_downscaled_with_a_notice_or_refused_with_the_limit(tmp_path):
-    from export3d.face.errors import UnreadableImageError
+    from export3d.errors import UnreadableImageError
 
     huge = _save(Image.new("RGB", (8000, 8000), (200, 180, 160)), tmp_path / "huge.png")  # ~0.2 MB on disk
     image, notes = core.load_picture(str(huge), core.DemoLimits(max_image_side=1024))
@@ -323,7 +323,7 @@ def test_missing_checkpoint_gives_a_readable_error_in_the_ui(tmp_path):
 @pytest.fixture
 def median_surface(monkeypatch):
     """A random model's density never reaches the trained surface threshold: mesh at the grid's median instead."""
-    import export3d.pipeline_jobs as jobs  # where Animator.export_mesh runs marching cubes
+    import export3d.pipeline.jobs as jobs  # where Animator.export_mesh runs marching cubes
 
     extract = jobs.extract_mesh
     monkeypatch.setattr(jobs, "extract_mesh", lambda grid, threshold, box: extract(grid, float(np.median(grid)), box))
@@ -414,7 +414,7 @@ def test_crop_controls_re_prepare_the_source(client):
 
 @needs_gradio
 def test_video_driver_gives_an_mp4_with_frames_audio_side_by_side_and_depth(client):
-    from export3d.face.video import probe_video
+    from export3d.media.video import probe_video
 
     _prepare(client, PORTRAIT)
     info = client.predict(handle_file(str(DRIVER_VIDEO)), api_name="/driver_video")

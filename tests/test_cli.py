@@ -13,11 +13,11 @@ from skimage.data import astronaut
 from test_pipeline import driver_frames, make_checkpoint, pytestmark  # noqa: F401  (same skip condition)
 
 import export3d.pipeline
-import export3d.pipeline_jobs
+import export3d.pipeline.jobs
 from export3d.cli import main
-from export3d.expression_transfer import ExpressionSettings
-from export3d.face.image_io import load_image, save_image
-from export3d.face.video import probe_video, write_video
+from export3d.media.image import load_image, save_image
+from export3d.media.video import probe_video, write_video
+from export3d.pipeline.expression import ExpressionSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,7 +95,7 @@ def spy(monkeypatch, name: str) -> list[dict]:
 
 def test_animate_issue_form_with_expression_depth_and_mesh(files, tmp_path, capsys, monkeypatch):
     videos = spy(monkeypatch, "animate_video")
-    monkeypatch.setattr(export3d.pipeline_jobs, "surface_threshold", lambda settings: 2.0)  # a random model's density
+    monkeypatch.setattr(export3d.pipeline.jobs, "surface_threshold", lambda settings: 2.0)  # a random model's density
     out, depth, mesh = tmp_path / "c.mp4", tmp_path / "depth.mp4", tmp_path / "face.glb"
     code, stdout, err = run(["animate", "--source", files["face"], "--driver", files["video"], "--out", out,
                              "--yaw", "15", "--pitch", "-5", "--strength", "1.5", "--relative", "--smoothing", "0.3",

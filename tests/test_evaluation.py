@@ -130,8 +130,8 @@ def tiny_benchmark(tmp_path_factory):
 
     if not ict_facekit_path().is_file():
         pytest.skip(f"ICT-FaceKit model not found at {ict_facekit_path()} (set EXPORT3D_DATA)")
-    from export3d.face.ict_model import ICTFaceModel
     from export3d.synthetic.benchmark import make_benchmark
+    from export3d.synthetic.ict_model import ICTFaceModel
     from export3d.synthetic.scene import SceneRenderer
 
     out = tmp_path_factory.mktemp("bench")

@@ -1,11 +1,11 @@
-"""export3d.expression_transfer: absolute and relative transfer, strength and clipping, by hand-computed values."""
+"""export3d.pipeline.expression: absolute and relative transfer, strength and clipping, by hand-computed values."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from export3d.expression_transfer import ExpressionSettings, transfer_expression
+from export3d.pipeline.expression import ExpressionSettings, transfer_expression
 
 
 def beta(**values) -> np.ndarray:

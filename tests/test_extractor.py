@@ -7,11 +7,11 @@ import pytest
 import torch
 from conftest import have_face_models
 
-from export3d.face.arkit import ict_to_arkit
 from export3d.face.calibration import Calibration, fit_beta, fit_pose
 from export3d.face.head_pose import angles_from_rotation, camera_from_angles, rotation_from_angles
 from export3d.paths import ict_facekit_path
 from export3d.rendering.camera import orbit_camera, roll_camera
+from export3d.synthetic.arkit import ict_to_arkit
 
 _have_face_models = have_face_models
 
@@ -66,9 +66,9 @@ def test_ict_to_arkit_merges_split_shapes():
 # ------------------------------------------------------------- with the models
 @pytest.fixture(scope="module")
 def scene():
-    from export3d.face.ict_model import ICTFaceModel
     from export3d.synthetic.appearance import Lighting
     from export3d.synthetic.clips import identity_seed
+    from export3d.synthetic.ict_model import ICTFaceModel
     from export3d.synthetic.scene import Person, SceneRenderer
 
     r = SceneRenderer(ICTFaceModel(), 256)
@@ -142,7 +142,7 @@ def test_jaw_open_is_detected(scene, extractor):
 
 @needs_all
 def test_bad_inputs_raise_the_documented_errors(scene, extractor):
-    from export3d.face.errors import FaceCutOffError, FaceInputError, FaceTooSmallError, NoFaceError
+    from export3d.errors import FaceCutOffError, FaceInputError, FaceTooSmallError, NoFaceError
     from export3d.face.extractor import ExtractorSettings, FaceExtractor
 
     with pytest.raises(NoFaceError):

@@ -7,8 +7,8 @@ import urllib.error
 import numpy as np
 import pytest
 
+from export3d.errors import ModelFileError
 from export3d.face.crop import crop_box_from_points, points5_from_68
-from export3d.face.errors import ModelFileError
 
 fa = pytest.importorskip("face_alignment", reason="face-alignment not installed (requirements-models.txt)")
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from export3d.face.ict_model import ICT_TO_WORLD_SCALE, ICTFaceModel, ict_to_world, world_to_ict
 from export3d.paths import ict_facekit_path
+from export3d.synthetic.ict_model import ICT_TO_WORLD_SCALE, ICTFaceModel, ict_to_world, world_to_ict
 
 pytestmark = pytest.mark.skipif(
     not ict_facekit_path().is_file(),

@@ -10,8 +10,8 @@ import pytest
 from conftest import user_message
 from PIL import Image
 
-from export3d.face.errors import FaceInputError, UnreadableImageError
-from export3d.face.image_io import BACKGROUND_RGB, as_rgb_uint8, load_image, resize_max, save_image
+from export3d.errors import FaceInputError, UnreadableImageError
+from export3d.media.image import BACKGROUND_RGB, as_rgb_uint8, load_image, resize_max, save_image
 
 
 def check_rgb(a: np.ndarray, h: int, w: int) -> np.ndarray:

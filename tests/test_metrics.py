@@ -142,7 +142,7 @@ def _pattern(size: int, phase: float) -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def stlpips():
-    from export3d.evaluation.perceptual import STLPIPS
+    from export3d.models.perceptual import STLPIPS
 
     try:
         return STLPIPS("alex")
@@ -181,7 +181,7 @@ def test_stlpips_passes_gradients_to_pred(stlpips):
 def test_stlpips_matches_the_reference_package():
     """Values from ``stlpips_pytorch.stlpips.LPIPS(net, variant="shift_tolerant")`` itself (run once
     with torchvision stubbed out, since that package imports it) on the same inputs."""
-    from export3d.evaluation.perceptual import STLPIPS
+    from export3d.models.perceptual import STLPIPS
 
     x = torch.cat([_pattern(64, 0.0), _pattern(64, 0.5)])
     y = torch.cat([_pattern(64, 0.3), _pattern(64, 2.0)])
@@ -197,7 +197,7 @@ def test_stlpips_matches_the_reference_package():
 
 
 def test_stlpips_reports_missing_weights(monkeypatch, tmp_path):
-    from export3d.evaluation.perceptual import ENV_WEIGHTS, STLPIPS
+    from export3d.models.perceptual import ENV_WEIGHTS, STLPIPS
 
     monkeypatch.setenv(ENV_WEIGHTS, str(tmp_path / "missing.pth"))
     with pytest.raises(RuntimeError, match=ENV_WEIGHTS):
@@ -209,8 +209,8 @@ def test_stlpips_reports_missing_weights(monkeypatch, tmp_path):
 
 @pytest.fixture(scope="module")
 def sface():
+    from export3d.errors import ModelFileError
     from export3d.face.assets import SFACE, YUNET, locate
-    from export3d.face.errors import ModelFileError
 
     try:
         locate(SFACE, download=False)
@@ -247,7 +247,7 @@ def test_sface_resized_brightened_copy_is_similar(sface, astronaut):
 
 
 def test_sface_raises_without_a_face(sface):
-    from export3d.face.errors import NoFaceError
+    from export3d.errors import NoFaceError
 
     with pytest.raises(NoFaceError):
         sface.embed(np.full((200, 200, 3), 128, np.uint8))
@@ -258,9 +258,9 @@ def test_sface_different_face_is_dissimilar(sface, astronaut):
 
     if not ict_facekit_path().is_file():
         pytest.skip(f"ICT-FaceKit data not found at {ict_facekit_path()} (set EXPORT3D_DATA or EXPORT3D_ICT_FACEKIT)")
-    from export3d.face.ict_model import ICTFaceModel
     from export3d.rendering.camera import orbit_camera
     from export3d.synthetic.appearance import Lighting
+    from export3d.synthetic.ict_model import ICTFaceModel
     from export3d.synthetic.scene import Person, SceneRenderer
 
     size = 128

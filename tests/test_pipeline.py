@@ -1,4 +1,4 @@
-"""The inference pipeline (export3d.pipeline / export3d.views) with a tiny random model and a real face."""
+"""The inference pipeline (export3d.pipeline / export3d.pipeline.views) with a tiny random model and a real face."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from skimage.data import astronaut
 
 from export3d.checkpoint import CheckpointError, save_pretrained
 from export3d.config import ModelConfig
-from export3d.face.errors import NoFaceError
-from export3d.face.image_io import load_image, save_image
-from export3d.face.video import ffmpeg_exe, iter_frames, probe_video, write_video
+from export3d.errors import NoFaceError
+from export3d.media.image import load_image, save_image
+from export3d.media.video import ffmpeg_exe, iter_frames, probe_video, write_video
 from export3d.pipeline import Animator, ExpressionSettings, ViewSettings, is_video
+from export3d.pipeline.views import MAX_YAW, orbit_angles, orbit_cameras
 from export3d.rendering.camera import camera_angles, orbit_camera
-from export3d.views import MAX_YAW, orbit_angles, orbit_cameras
 
 SIZE = 64  #: the small preset scaled to a 64² source: same architecture, 4x fewer pixels (fast tests)
 OUT = 96  #: output size used by the module's animator

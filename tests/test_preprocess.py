@@ -1,4 +1,4 @@
-"""Real-video preprocessing (``python -m export3d.train preprocess``): sharding, cache format, resume, bad files."""
+"""Real-video preprocessing (``python -m export3d.training preprocess``): sharding, cache format, resume, bad files."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from export3d.paths import grid_clips_dir
-from export3d.train import main as train_main
+from export3d.training.cli import main as train_main
 from export3d.training.preprocess import (
     errors_path,
     list_videos,
@@ -120,7 +120,7 @@ def test_cache_has_documented_keys_shapes_and_dtypes(grid_run):
 
 def test_crops_are_the_inference_crops_of_the_tracked_box(grid_run):
     from export3d.face.crop import CropBox, CropTransform
-    from export3d.face.video import iter_frames
+    from export3d.media.video import iter_frames
 
     v = grid_run["videos"][1]
     with np.load(grid_run["out"] / f"real-{v.stem}.npz", allow_pickle=False) as z:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from export3d.rendering.raster import (
+from export3d.synthetic.raster import (
     Fragments,
     downsample,
     interpolate,

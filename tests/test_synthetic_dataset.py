@@ -79,8 +79,8 @@ def test_writer_resumes_and_reproduces_shards(tiny):
 
 @needs_data
 def test_benchmark_ground_truth(tmp_path):
-    from export3d.face.ict_model import ICTFaceModel
     from export3d.synthetic.benchmark import PITCHES, YAWS, make_benchmark
+    from export3d.synthetic.ict_model import ICTFaceModel
     from export3d.synthetic.scene import SceneRenderer
 
     meta = make_benchmark(SceneRenderer(ICTFaceModel(), 32), tmp_path, identities=3, drivers=2, progress=False)

@@ -8,7 +8,7 @@ import torch
 
 from export3d.paths import ict_facekit_path
 from export3d.rendering.camera import orbit_camera
-from export3d.rendering.raster import rasterize
+from export3d.synthetic.raster import rasterize
 
 pytestmark = pytest.mark.skipif(
     not ict_facekit_path().is_file(),
@@ -19,7 +19,7 @@ SIZE = 128
 
 @pytest.fixture(scope="module")
 def renderer():
-    from export3d.face.ict_model import ICTFaceModel
+    from export3d.synthetic.ict_model import ICTFaceModel
     from export3d.synthetic.scene import SceneRenderer
 
     return SceneRenderer(ICTFaceModel(), SIZE, supersample=2)

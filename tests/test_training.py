@@ -271,7 +271,7 @@ def test_real_clips_must_match_the_synthetic_frame_size(data, tmp_path):
 
 
 def test_stage1_cli_trains_on_real_clips_only(tmp_path, capsys):
-    from export3d.train import main
+    from export3d.training.cli import main
 
     folder = make_real_clips(tmp_path / "real", videos=3, clips=4, frames=16, size=32)
     args = ["stage1", "--real", str(folder), "--holdout-clips", "2", "--out", str(tmp_path / "run"),
@@ -283,7 +283,7 @@ def test_stage1_cli_trains_on_real_clips_only(tmp_path, capsys):
 
 
 def test_train_cli_needs_some_data(tmp_path):
-    from export3d.train import main
+    from export3d.training.cli import main
 
     with pytest.raises(SystemExit):
         main(["stage1", "--out", str(tmp_path / "x")])

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from conftest import user_message
 
-from export3d.face.errors import FaceInputError, UnreadableVideoError
-from export3d.face.video import (
+from export3d.errors import FaceInputError, UnreadableVideoError
+from export3d.media.video import (
     ffmpeg_exe,
     has_audio,
     iter_frames,

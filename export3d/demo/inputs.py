@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..face.errors import FaceInputError, UnreadableImageError, UnreadableVideoError
+from ..errors import FaceInputError, UnreadableImageError, UnreadableVideoError
 from .limits import DemoLimits
 
 log = logging.getLogger("export3d.demo")
@@ -139,7 +139,7 @@ def load_picture(value, limits: DemoLimits, what: str = "portrait") -> tuple[np.
 
     Above ``limits.max_image_megapixels`` the image is refused (``UnreadableImageError`` giving the limit).
     """
-    from ..face.image_io import load_image, resize_max
+    from ..media.image import load_image, resize_max
 
     rgb = load_image(upload_path(value), max_pixels=limits.max_pixels)
     h, w = rgb.shape[:2]
@@ -216,7 +216,7 @@ def driver_kind(path: str | os.PathLike) -> str:
         return "image"
     if suffix in VIDEO_SUFFIXES:
         return "video"
-    from ..face.video import probe_video
+    from ..media.video import probe_video
 
     try:
         info = probe_video(path)
@@ -247,7 +247,7 @@ def load_driver(animator, value, kind: str | None = None, limits: DemoLimits | N
         return Driver("image", Path(name) if isinstance(path, bytes) else path, signals, notes=notes, name=name)
     if kind != "video":
         raise ValueError(f"kind must be 'image' or 'video', got {kind!r}")
-    from ..face.video import open_video
+    from ..media.video import open_video
 
     with open_video(path, max_seconds=DRIVER_SCAN_SECONDS) as reader:
         info = reader.info

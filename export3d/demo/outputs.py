@@ -79,7 +79,7 @@ def crop_preview(src, size: int = 256) -> np.ndarray:
 
 def compare_image(src, result: np.ndarray) -> np.ndarray:
     """``portrait crop | result`` at the result's height."""
-    from ..views import side_by_side
+    from ..pipeline.views import side_by_side
 
     return side_by_side(src.crop, result)
 
@@ -108,7 +108,7 @@ def image_clip_inputs(src, driver: Driver, view, expression=None, seconds: float
                       fps: float = IMAGE_CLIP_FPS) -> tuple[np.ndarray, np.ndarray]:
     """``(betas (F, 52), cameras (F, 25))`` of an image driver's clip: from the portrait's own expression (and the
     view without the driver's pose) to the driver's expression (settings applied) and pose."""
-    from ..views import angles_camera, view_angles
+    from ..pipeline.views import angles_camera, view_angles
 
     frames = max(2, round(seconds * fps))
     betas = expression_ramp(src.signals.beta, expression_beta(src, driver, expression), frames)
@@ -122,7 +122,7 @@ def animate_image_clip(animator, src, driver: Driver, view, out_path: Path, expr
                        depth_path: Path | None = None, fps: float = IMAGE_CLIP_FPS) -> tuple[Path, np.ndarray]:
     """Image driver: the clip of :func:`image_clip_inputs` as an mp4 (and its depth video when ``depth_path``).
     Returns the mp4 path and the last frame."""
-    from ..face.video import write_video
+    from ..media.video import write_video
 
     betas, cameras = image_clip_inputs(src, driver, view, expression, fps=fps)
     src = on_device(src, animator.device)
@@ -134,7 +134,7 @@ def animate_image_clip(animator, src, driver: Driver, view, out_path: Path, expr
 
 
 def orbit_video(animator, src, driver: Driver | None, out_path: Path, expression=None) -> Path:
-    from ..face.video import write_video
+    from ..media.video import write_video
 
     images = animator.orbit(on_device(src, animator.device), beta=expression_beta(src, driver, expression),
                             frames=ORBIT_FRAMES)

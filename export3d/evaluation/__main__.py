@@ -50,8 +50,8 @@ def _benchmark(args) -> dict | None:
     if args.benchmark is None:
         return None
     if args.make_benchmark and not (args.benchmark / "benchmark.npz").is_file():
-        from ..face.ict_model import ICTFaceModel
         from ..synthetic.benchmark import make_benchmark
+        from ..synthetic.ict_model import ICTFaceModel
         from ..synthetic.scene import SceneRenderer
 
         make_benchmark(SceneRenderer(ICTFaceModel(), 128), args.benchmark)

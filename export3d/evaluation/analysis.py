@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..face.errors import FaceInputError
+from ..errors import FaceInputError
 from ..face.extractor import ExtractorSettings, FaceExtractor
 
 NUM_LANDMARKS = 478

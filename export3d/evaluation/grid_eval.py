@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from ..face.crop import CropTransform
 from ..face.extractor import FaceExtractor
-from ..face.video import iter_frames
+from ..media.video import iter_frames
 from .analysis import FaceAnalyzer
 from .methods import Method, cameras_from_angles
 from .scoring import mean_scores, score

@@ -24,9 +24,9 @@ import os
 import cv2
 import numpy as np
 
+from ..errors import NoFaceError
 from ..face.assets import SFACE, locate
 from ..face.detection import Detection, FaceDetector
-from ..face.errors import NoFaceError
 from ..face.quiet import quiet_opencv
 
 SFACE_INPUT = "data"  #: input name of the SFace ONNX graph
@@ -72,7 +72,7 @@ class SFaceIdentity:
     ``(H, W, 3)`` (or a ``(3, H, W)`` float tensor in [-1, 1]). ``detection`` is a YuNet row
     (``(15,)``/``(1, 15)``: box, five points, score) or a ``Detection``; without it the largest face
     found by :class:`~export3d.face.detection.FaceDetector` is used, and
-    :class:`~export3d.face.errors.NoFaceError` is raised when there is none.
+    :class:`~export3d.errors.NoFaceError` is raised when there is none.
     ``csim(a, b)`` is the cosine similarity of the two embeddings, in [-1, 1].
     """
 

@@ -28,8 +28,8 @@ def _overlay(image, s):
 
 
 def cmd_extract(a) -> None:
+    from ..media.image import load_image, save_image
     from .extractor import FaceExtractor
-    from .image_io import load_image, save_image
     from .landmarker import BLENDSHAPE_NAMES
 
     image = load_image(a.image)
@@ -47,8 +47,8 @@ def cmd_extract(a) -> None:
 def cmd_track(a) -> None:
     from tqdm import tqdm
 
+    from ..media.video import open_video, write_video
     from .extractor import FaceExtractor
-    from .video import open_video, write_video
 
     ex = FaceExtractor()
     with open_video(a.video) as v:
@@ -68,7 +68,7 @@ def cmd_track(a) -> None:
 
 
 def cmd_calibrate(a) -> None:
-    from .calibrate import fit, measure, render_samples
+    from ..synthetic.calibrate_extractor import fit, measure, render_samples
 
     samples = render_samples("train", a.identities, a.per_identity, seed=a.seed)
     cal = fit(samples, " ".join(["python -m export3d.face"] + sys.argv[1:]))
@@ -79,7 +79,7 @@ def cmd_calibrate(a) -> None:
 
 
 def cmd_measure(a) -> None:
-    from .calibrate import identity_leakage, measure, render_samples
+    from ..synthetic.calibrate_extractor import identity_leakage, measure, render_samples
     from .calibration import Calibration
 
     cal = Calibration.load(a.calibration) if a.calibration else Calibration.load()
@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .errors import FaceInputError, ModelFileError
+    from ..errors import FaceInputError, ModelFileError
 
     try:
         args.func(args)

@@ -17,7 +17,7 @@ import numpy as np
 def _renderer(size: int, supersample: int = 2):
     import torch
 
-    from ..face.ict_model import ICTFaceModel
+    from .ict_model import ICTFaceModel
     from .scene import SceneRenderer
 
     torch.set_num_threads(1)

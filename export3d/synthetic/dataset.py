@@ -53,7 +53,7 @@ _WORKER: dict = {}
 def _init_worker(supersample: int, size: int) -> None:
     import torch
 
-    from ..face.ict_model import ICTFaceModel
+    from .ict_model import ICTFaceModel
     from .scene import SceneRenderer
 
     torch.set_num_threads(1)

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..face.ict_model import ICTFaceModel, ict_to_world
 from ..rendering.camera import project_points
-from ..rendering.raster import (
+from .appearance import Appearance, Lighting, pixel_detail, sample_appearance, shade, vertex_albedo
+from .ict_model import ICTFaceModel, ict_to_world
+from .raster import (
     downsample,
     interpolate,
     rasterize,
@@ -22,7 +23,6 @@ from ..rendering.raster import (
     triangulate_quads,
     vertex_normals,
 )
-from .appearance import Appearance, Lighting, pixel_detail, sample_appearance, shade, vertex_albedo
 from .semantics import compute_semantics
 
 IDENTITY_SCALE = 0.9  #: std of the sampled identity coefficients (ICT's PCA is ~N(0, 1))

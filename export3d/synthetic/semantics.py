@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..face.ict_model import ICTFaceModel
+from .ict_model import ICTFaceModel
 
 #: Regions that are shading helpers in ICT (semi-transparent layers) and are not rendered.
 HIDDEN_REGIONS = ("eye_occlusion_left", "eye_occlusion_right", "eye_blend_left", "eye_blend_right")

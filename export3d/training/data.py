@@ -130,7 +130,7 @@ class TrainingData(ClipData):
 
         folder = Path(folder)
         if not (folder / BETA_FILE).is_file():
-            raise FileNotFoundError(f"{folder / BETA_FILE} missing: run `python -m export3d.train prepare {folder}`")
+            raise FileNotFoundError(f"{folder / BETA_FILE} missing: run `python -m export3d.training prepare {folder}`")
         ds = SyntheticDataset(folder)
         self.name = f"synthetic data {folder}"
         self.frames = torch.from_numpy(ds.arrays["frames"])  # uint8
@@ -160,7 +160,7 @@ class RealClips(ClipData):
         folder = Path(folder)
         files = sorted(folder.glob(f"{PREFIX}*.npz"))
         if not files:
-            raise FileNotFoundError(f"{folder}: no {PREFIX}*.npz files; run `python -m export3d.train preprocess "
+            raise FileNotFoundError(f"{folder}: no {PREFIX}*.npz files; run `python -m export3d.training preprocess "
                                     f"VIDEOS {folder}` first")
         shapes = [_npz_shape(p, "frames") for p in files]
         inner = {s[1:] for s in shapes}

@@ -1,6 +1,6 @@
-"""Real-video training data: ``python -m export3d.train preprocess VIDEOS OUT [--shard i/n]``.
+"""Real-video training data: ``python -m export3d.training preprocess VIDEOS OUT [--shard i/n]``.
 
-Every video is decoded (``export3d.face.video``), tracked by the same face extractor as inference
+Every video is decoded (``export3d.media.video``), tracked by the same face extractor as inference
 (``FaceExtractor.track``, no smoothing) and, for every frame, the model-input crop
 ``CropTransform(signals.box, size).warp(frame)`` is stored with beta and the camera. The frames are
 cut into clips of ``clip_frames`` consecutive frames (a shorter tail is dropped; a clip needs at
@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..atomic import atomic_write
+from ..media.files import atomic_write
 
 VIDEO_EXTENSIONS = (".mp4", ".mpg", ".mov", ".avi", ".mkv", ".webm")
 PREFIX = "real-"
@@ -111,7 +111,7 @@ def process_video(video: Path, extractor, size: int = 128, max_seconds: float | 
     when the video yields no usable clip.
     """
     from ..face.crop import CropTransform
-    from ..face.video import open_video
+    from ..media.video import open_video
 
     t0 = time.time()
     with open_video(video, max_seconds=max_seconds or None) as reader:
@@ -177,7 +177,7 @@ def preprocess(videos: str | Path, out: str | Path, shard: tuple[int, int] = (0,
 
     ``log(message)`` receives the warning lines (default: stderr, without breaking the progress bar).
     """
-    from ..face.errors import FaceInputError, ModelFileError
+    from ..errors import FaceInputError, ModelFileError
 
     if size < 8:
         raise ValueError(f"--size must be at least 8, got {size}")
@@ -242,8 +242,8 @@ def preprocess(videos: str | Path, out: str | Path, shard: tuple[int, int] = (0,
 
 
 def main(args) -> int:
-    """The ``preprocess`` command of ``python -m export3d.train`` (arguments parsed there)."""
-    from ..face.errors import ModelFileError
+    """The ``preprocess`` command of ``python -m export3d.training`` (arguments parsed there)."""
+    from ..errors import ModelFileError
 
     try:
         shard = parse_shard(args.shard)

@@ -32,7 +32,7 @@ from .state import has_state, load_state, save_state
 def perceptual_loss():
     """ST-LPIPS (alex) if its package and weights are available, else None."""
     try:
-        from ..evaluation.perceptual import STLPIPS
+        from ..models.perceptual import STLPIPS
 
         return STLPIPS().eval()
     except Exception:  # noqa: BLE001 - optional: missing package or weights

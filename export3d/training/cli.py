@@ -1,11 +1,11 @@
-"""``python -m export3d.train prepare|preprocess|stage1|stage2 ...`` (also under ``torchrun`` for DDP).
+"""``python -m export3d.training prepare|preprocess|stage1|stage2 ...`` (also under ``torchrun`` for DDP).
 
-    python -m export3d.train prepare DATA                     # beta for every synthetic frame (extractor)
-    python -m export3d.train preprocess VIDEOS REAL --shard 0/4   # real videos -> clips (one shard of four)
-    python -m export3d.train stage1 --config small --data DATA --out runs/s1 --steps 3000 --minutes 20
-    python -m export3d.train stage2 --config small --data DATA --stage1 runs/s1 --out runs/s2 --minutes 100
-    python -m export3d.train stage2 --data DATA --real REAL --real-ratio 0.3 ...  # mix real clips in
-    torchrun --nproc_per_node 2 -m export3d.train stage2 ...  # multi-GPU / multi-node
+    python -m export3d.training prepare DATA                     # beta for every synthetic frame (extractor)
+    python -m export3d.training preprocess VIDEOS REAL --shard 0/4   # real videos -> clips (one shard of four)
+    python -m export3d.training stage1 --config small --data DATA --out runs/s1 --steps 3000 --minutes 20
+    python -m export3d.training stage2 --config small --data DATA --stage1 runs/s1 --out runs/s2 --minutes 100
+    python -m export3d.training stage2 --data DATA --real REAL --real-ratio 0.3 ...  # mix real clips in
+    torchrun --nproc_per_node 2 -m export3d.training stage2 ...  # multi-GPU / multi-node
 
 Runs resume automatically from the ``--out`` folder (model, optimizers, EMA, step, RNG).
 """
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import torch
 
-from .config import ModelConfig
-from .training.config import Stage1Config, Stage2Config
-from .training.distributed import init_distributed, shutdown
+from ..config import ModelConfig
+from .config import Stage1Config, Stage2Config
+from .distributed import init_distributed, shutdown
 
 
 def _model_config(args) -> ModelConfig:
@@ -33,7 +33,7 @@ def _model_config(args) -> ModelConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m export3d.train", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m export3d.training", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
     pr = sub.add_parser("prepare", help="extract beta for every frame of a synthetic dataset")
     pr.add_argument("data", type=Path)
@@ -77,20 +77,20 @@ def main(argv: list[str] | None = None) -> int:
                            help="write an image grid (source | driver | raw | output) every N steps")
     args = p.parse_args(argv)
     if args.command == "prepare":
-        from .training.data import prepare_synthetic
+        from .data import prepare_synthetic
 
         print(f"wrote {prepare_synthetic(args.data)}")
         return 0
     if args.command == "preprocess":
-        from .training.preprocess import main as preprocess_main
+        from .preprocess import main as preprocess_main
 
         return preprocess_main(args)
     if args.data is None and args.real is None:
         p.error(f"{args.command} needs --data SYNTHETIC and/or --real REAL_CLIPS")
     if args.threads:
         torch.set_num_threads(args.threads)
-    from .runtime import tune_malloc
-    from .training.data import load_training_data
+    from ..runtime import tune_malloc
+    from .data import load_training_data
 
     tune_malloc()
     d = init_distributed()
@@ -100,12 +100,12 @@ def main(argv: list[str] | None = None) -> int:
             print(data, file=sys.stderr)
         cfg = _model_config(args)
         if args.command == "stage1":
-            from .training.stage1 import train_stage1
+            from .stage1 import train_stage1
 
             res = train_stage1(cfg, Stage1Config(), data, args.out, args.steps, args.minutes, d,
                                args.checkpoint_minutes)
         else:
-            from .training.stage2 import train_stage2
+            from .stage2 import train_stage2
 
             s2 = replace(Stage2Config(), batch=args.batch, adv_start=args.adv_start, image_every=args.image_every,
                          lpips=args.lpips_weight, adversarial=args.adv_weight, lr_g=args.lr,
@@ -122,6 +122,3 @@ def main(argv: list[str] | None = None) -> int:
         shutdown(d)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .face.head_pose import camera_from_angles
-from .rendering.camera import orbit_camera
+from ..face.head_pose import camera_from_angles
+from ..rendering.camera import orbit_camera
 
 MAX_YAW = 45.0  #: supported |yaw| in degrees (cameras are clamped to it)
 MAX_PITCH = 30.0  #: supported |pitch| in degrees

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write
-from .face.crop import CropTransform
-from .face.extractor import FaceSignals
-from .models.generator import SourceFeatures
+from ..face.crop import CropTransform
+from ..face.extractor import FaceSignals
+from ..media.files import atomic_write
+from ..models.generator import SourceFeatures
 
 IMAGE_OUTPUTS = (".png", ".jpg", ".jpeg", ".webp")  #: still outputs of ``Animator.animate``
 _STILL_INPUTS = {*IMAGE_OUTPUTS, ".bmp", ".tif", ".tiff"}
@@ -61,6 +61,6 @@ def is_video(driver) -> bool:
 
 def save_image_atomic(path: Path, image: np.ndarray) -> Path:
     """``(H, W, 3)`` or ``(H, W)`` uint8 to an image file, complete or not at all."""
-    from .face.image_io import save_image
+    from ..media.image import save_image
 
     return atomic_write(path, lambda tmp: save_image(tmp, image))

@@ -19,7 +19,7 @@ normalises every variant users actually upload:
 - **Floats** (arrays, PIL ``F``) are taken to be in ``[0, 1]``: clipped, scaled by 255 and
   rounded; NaN becomes 0. Boolean arrays map to 0/255.
 
-Bad input raises :class:`~export3d.face.errors.UnreadableImageError` whose message is one
+Bad input raises :class:`~export3d.errors.UnreadableImageError` whose message is one
 sentence meant for the end user; the technical cause is chained (``raise ... from``).
 Images above ``max_pixels`` (100 megapixels by default) are refused before decoding.
 Pillow's warnings (decompression bomb, corrupt EXIF...) are silenced while decoding: our limit
@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from .errors import UnreadableImageError, check_input_file
+from ..errors import UnreadableImageError, check_input_file
 
 ImageSource = str | os.PathLike | bytes | bytearray | memoryview | Image.Image | np.ndarray
 

@@ -1,4 +1,4 @@
-"""Speed benchmark of the model presets: ``python -m export3d.bench [--presets small paper]``.
+"""Speed benchmark of the model presets: ``python benchmarks/bench_model.py [--presets small paper]``.
 
 Prints, per preset: parameters, GFLOPs per frame, ms per frame (full, and with
 the source encoding cached) in fp32 and in bf16-autocast + channels_last, the
@@ -19,16 +19,18 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from .config import ModelConfig
-from .models.export3d import Export3D
-from .rendering.camera import orbit_camera
-from .rendering.reference import render_triplane_reference
-from .rendering.renderer import RenderSettings, render_triplane
-from .runtime import tune_malloc
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone without installing
+from export3d.config import ModelConfig  # noqa: E402
+from export3d.models.export3d import Export3D  # noqa: E402
+from export3d.rendering.camera import orbit_camera  # noqa: E402
+from export3d.rendering.reference import render_triplane_reference  # noqa: E402
+from export3d.rendering.renderer import RenderSettings, render_triplane  # noqa: E402
+from export3d.runtime import tune_malloc  # noqa: E402
 
 
 def timed(fn, iters: int, warmup: int = 1) -> float:
@@ -151,7 +153,7 @@ def bench_renderers(cfg: ModelConfig, batch: int, iters: int, which: str = "both
 def naive_in_subprocess(preset: str, batch: int, iters: int) -> dict | None:
     """The reference renderer under glibc's default allocator (what a straight port gets)."""
     env = dict(os.environ, EXPORT3D_NO_MALLOPT="1")
-    cmd = [sys.executable, "-m", "export3d.bench", "--naive-only", preset, "--batch", str(batch),
+    cmd = [sys.executable, __file__, "--naive-only", preset, "--batch", str(batch),
            "--iters", str(iters)]
     try:
         res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=True)

@@ -15,14 +15,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..synthetic.appearance import sample_background, sample_lighting
-from ..synthetic.clips import identity_seed
-from ..synthetic.motion import sample_motion
+from ..errors import FaceInputError
+from ..face.calibration import Calibration, fit_beta, fit_pose
+from ..face.extractor import ExtractorSettings, FaceExtractor
+from ..face.head_pose import camera_from_angles
+from .appearance import sample_background, sample_lighting
 from .arkit import ict_to_arkit
-from .calibration import Calibration, fit_beta, fit_pose
-from .errors import FaceInputError
-from .extractor import ExtractorSettings, FaceExtractor
-from .head_pose import camera_from_angles
+from .clips import identity_seed
+from .motion import sample_motion
 
 
 @dataclass
@@ -48,8 +48,8 @@ def render_samples(split: str, identities: int, per_identity: int, size: int = 2
                    shared_expressions: bool = False, progress: bool = True) -> list[Sample]:
     """Render and extract. With ``shared_expressions`` every identity gets the same expressions and
     poses (to measure how beta changes with identity alone)."""
-    from ..synthetic.scene import Person, SceneRenderer
     from .ict_model import ICTFaceModel
+    from .scene import Person, SceneRenderer
 
     torch.set_num_threads(1)
     renderer = SceneRenderer(ICTFaceModel(), size)
@@ -93,7 +93,7 @@ KEY_SHAPES = ("jawOpen", "eyeBlinkLeft", "eyeBlinkRight", "mouthSmileLeft", "mou
 
 def measure(samples: list[Sample], cal: Calibration) -> dict:
     """Pose MAE (degrees), per-shape Pearson correlation, wink/blink detection, before and after calibration."""
-    from .landmarker import BLENDSHAPE_NAMES
+    from ..face.landmarker import BLENDSHAPE_NAMES
 
     raw_a = np.stack([s.raw_angles for s in samples])
     true_a = np.stack([s.true_angles for s in samples])

@@ -21,16 +21,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from .atomic import atomic_write
-from .expression_transfer import RELATIVE_IMAGE_WARNING, ExpressionSettings, transfer_expression
-from .face.extractor import FaceSignals
-from .face.video import open_video, write_video
-from .pipeline_types import IMAGE_OUTPUTS, AnimationResult, PreparedSource, save_image_atomic
-from .rendering.mesh import density_grid, extract_mesh, surface_threshold, vertex_colors, write_mesh
+from ..face.extractor import FaceSignals
+from ..media.files import atomic_write
+from ..media.video import open_video, write_video
+from ..rendering.mesh import density_grid, extract_mesh, surface_threshold, vertex_colors, write_mesh
+from .expression import RELATIVE_IMAGE_WARNING, ExpressionSettings, transfer_expression
+from .types import IMAGE_OUTPUTS, AnimationResult, PreparedSource, save_image_atomic
 from .views import ViewSettings, side_by_side, view_angles
 
 if TYPE_CHECKING:
-    from .pipeline import Animator
+    from .animator import Animator
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Inference: animate one portrait from a driving image or video, or orbit the camera around it.
 
 ```python
-from export3d.pipeline import Animator, ExpressionSettings, ViewSettings
+from export3d.pipeline.animator import Animator, ExpressionSettings, ViewSettings
 
 anim = Animator.from_pretrained()                       # checkpoints/export3d-small, or EXPORT3D_CHECKPOINT
 src = anim.prepare_source("portrait.jpg")               # face crop + cached source encoding (LRU cache)
@@ -13,7 +13,7 @@ anim.export_mesh(src, "face.glb")                       # marching cubes of the 
 
 Images at the edges are ``uint8`` RGB ``(H, W, 3)``; the model renders at its source size ``S``
 (128 for ``small``) and frames are upscaled to ``output_size`` with Lanczos. Cameras and their
-supported range: ``export3d.views``; expression transfer: ``export3d.expression_transfer``; video streaming:
+supported range: ``export3d.pipeline.views``; expression transfer: ``export3d.pipeline.expression``; video streaming:
 ``export3d.pipeline_video``. User-fixable problems raise ``FaceInputError`` (bad or faceless
 images/videos) or ``CheckpointError`` (no model), whose messages are meant for the user.
 """
@@ -33,16 +33,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import CheckpointError, from_pretrained
-from .expression_transfer import ExpressionSettings, transfer_expression
-from .face.crop import CropTransform
-from .face.extractor import FaceExtractor, FaceSignals
-from .face.image_io import ImageSource, load_image
-from .models.export3d import Export3D
-from .models.generator import SourceFeatures
-from .pipeline_jobs import VideoJob, run_mesh, run_still, run_video
-from .pipeline_types import IMAGE_OUTPUTS, AnimationResult, PreparedSource, is_video
-from .rendering.renderer import render_triplane
+from ..checkpoint import CheckpointError, from_pretrained
+from ..face.crop import CropTransform
+from ..face.extractor import FaceExtractor, FaceSignals
+from ..media.image import ImageSource, load_image
+from ..models.export3d import Export3D
+from ..models.generator import SourceFeatures
+from ..rendering.renderer import render_triplane
+from .expression import ExpressionSettings, transfer_expression
+from .jobs import VideoJob, run_mesh, run_still, run_video
+from .types import IMAGE_OUTPUTS, AnimationResult, PreparedSource, is_video
 from .views import (
     ViewSettings,
     angles_camera,
@@ -229,7 +229,7 @@ class Animator:
         """The portrait with the driver's expression (and pose): ``(out, out, 3)`` uint8.
 
         Relative ``expression`` transfer uses the driver image itself as the reference, so it gives the
-        portrait's own expression (``export3d.expression_transfer``).
+        portrait's own expression (``export3d.pipeline.expression``).
         """
         src = self._prepared(src)
         beta, camera, _ = self.drive_still(src, driver_image, view, expression, driver_face_index)

@@ -34,7 +34,7 @@ time, so memory does not depend on the video's length.
 
 Missing, empty, truncated or corrupt files, files that are not videos, videos without a
 video track and videos with no decodable frame raise
-:class:`~export3d.face.errors.UnreadableVideoError` with a one-sentence message; ffmpeg's
+:class:`~export3d.errors.UnreadableVideoError` with a one-sentence message; ffmpeg's
 own log is chained as the cause (a ``RuntimeError``) for developers. A video cut off in the
 middle (an interrupted upload whose index is at the front) yields the frames before the cut,
 as players do; one whose index is missing cannot be opened at all.
@@ -62,8 +62,8 @@ from pathlib import Path
 import imageio_ffmpeg
 import numpy as np
 
-from .errors import UnreadableVideoError, check_input_file
-from .image_io import as_rgb_uint8
+from ..errors import UnreadableVideoError, check_input_file
+from .image import as_rgb_uint8
 
 log = logging.getLogger(__name__)
 
@@ -431,7 +431,7 @@ def write_video(
     """Write ``frames`` to an H.264 / yuv420p MP4 at ``path``, streaming; returns the path.
 
     ``frames``: ``uint8`` RGB ``(H, W, 3)`` arrays of one size (any array
-    :func:`~export3d.face.image_io.as_rgb_uint8` accepts). Odd widths/heights are padded to
+    :func:`~export3d.media.image.as_rgb_uint8` accepts). Odd widths/heights are padded to
     even by repeating the last column/row. ``quality`` in [1, 10] (imageio-ffmpeg's scale:
     ``crf = int((1 - quality / 10) * 51)``, 7 -> crf 15, visually lossless for most content).
     ``audio_from``: a video or audio file whose first audio track is muxed in (AAC, cut at the

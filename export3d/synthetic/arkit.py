@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..synthetic.motion import ICT_EXPRESSION_NAMES
-from .landmarker import BLENDSHAPE_NAMES
+from ..face.landmarker import BLENDSHAPE_NAMES
+from .motion import ICT_EXPRESSION_NAMES
 
 
 def _ict_sources(arkit: str) -> list[str]:
