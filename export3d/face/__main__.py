@@ -1,9 +1,9 @@
-"""``python -m export3d.face COMMAND``: extract driving signals, fit and measure the calibration.
+"""``python -m export3d.face COMMAND``: extract driving signals from a photo or a video.
 
 * ``extract IMAGE [--overlay OUT.png] [--face N]``: beta, camera, crop of one face (JSON to stdout);
 * ``track VIDEO --out SIGNALS.npz [--overlay OUT.mp4] [--smoothing 0.5]``: per-frame signals;
-* ``calibrate``: fit the pose/expression calibration on synthetic renders and save it;
-* ``measure``: accuracy of the extractor on held-out synthetic renders (pose, shapes, identity leakage).
+
+The calibration is fitted and measured on the synthetic world: ``python -m export3d.synthetic calibrate|measure``.
 """
 
 from __future__ import annotations
@@ -67,28 +67,6 @@ def cmd_track(a) -> None:
         write_video(a.overlay, (_overlay(f, s) for f, s in zip(frames, signals, strict=False)), info.fps)
 
 
-def cmd_calibrate(a) -> None:
-    from ..synthetic.calibrate_extractor import fit, measure, render_samples
-
-    samples = render_samples("train", a.identities, a.per_identity, seed=a.seed)
-    cal = fit(samples, " ".join(["python -m export3d.face"] + sys.argv[1:]))
-    cal.info["fit_on_train"] = measure(samples, cal)
-    path = cal.save(a.out) if a.out else cal.save()
-    print(json.dumps(cal.info, indent=2))
-    print(f"saved {path}")
-
-
-def cmd_measure(a) -> None:
-    from ..synthetic.calibrate_extractor import identity_leakage, measure, render_samples
-    from .calibration import Calibration
-
-    cal = Calibration.load(a.calibration) if a.calibration else Calibration.load()
-    res = measure(render_samples("test", a.identities, a.per_identity, seed=a.seed + 1), cal)
-    shared = render_samples("test", a.leak_identities, a.leak_expressions, seed=a.seed + 2, shared_expressions=True)
-    res["identity_leakage"] = identity_leakage(shared, cal)
-    print(json.dumps(res, indent=2))
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m export3d.face", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -104,20 +82,6 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--smoothing", type=float, default=0.5)
     t.add_argument("--face", type=int, default=None)
     t.set_defaults(func=cmd_track)
-    c = sub.add_parser("calibrate")
-    c.add_argument("--identities", type=int, default=60)
-    c.add_argument("--per-identity", type=int, default=20)
-    c.add_argument("--seed", type=int, default=0)
-    c.add_argument("--out", type=Path, default=None)
-    c.set_defaults(func=cmd_calibrate)
-    m = sub.add_parser("measure")
-    m.add_argument("--identities", type=int, default=20)
-    m.add_argument("--per-identity", type=int, default=15)
-    m.add_argument("--leak-identities", type=int, default=12)
-    m.add_argument("--leak-expressions", type=int, default=10)
-    m.add_argument("--seed", type=int, default=0)
-    m.add_argument("--calibration", type=Path, default=None)
-    m.set_defaults(func=cmd_measure)
     return p
 
 

@@ -4,7 +4,7 @@
 * beta: ``beta_true ~ clip([beta_mp, eye_features] @ W + b, 0, 1)`` (W is 58x52, ridge regression;
   ``eye_features.py`` adds eyelid opening and iris offsets, which carry blinks, winks and gaze).
 
-Fitted by ``python -m export3d.face calibrate`` (``calibrate.py``) and shipped as a small
+Fitted by ``python -m export3d.synthetic calibrate`` (``synthetic/calibrate_extractor.py``) and shipped as a small
 safetensors file next to this module. Without the file both corrections are the identity.
 """
 

@@ -1,6 +1,7 @@
 """``python -m export3d.synthetic COMMAND``: datasets, the benchmark set, docs images, speed.
 
-Commands: ``make-dataset``, ``make-benchmark``, ``contact-sheet``, ``render-clip``, ``bench``.
+Commands: ``make-dataset``, ``make-benchmark``, ``contact-sheet``, ``render-clip``, ``bench``, and ``calibrate`` /
+``measure`` (the face extractor's calibration against synthetic ground truth).
 The ICT-FaceKit file is found through ``EXPORT3D_ICT_FACEKIT`` / ``EXPORT3D_DATA`` (see ``export3d.paths``).
 """
 
@@ -133,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sizes", type=int, nargs="+", default=[128, 256])
     s.add_argument("--frames", type=int, default=50)
     s.set_defaults(func=cmd_bench)
+    from .calibrate_extractor import add_commands  # calibrate / measure the face extractor
+
+    add_commands(sub)
     return p
 
 
