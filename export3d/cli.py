@@ -124,10 +124,8 @@ def cmd_animate(a) -> None:
         _export_mesh(anim, src, a.mesh, _driver_beta(anim, src, a.driver, is_image, _expression(a)))
     try:
         if is_image:  # by extension, as validated above (``Animator.animate`` would decide by content)
-            from .pipeline.jobs import run_still
-
-            res = run_still(anim, src, a.driver, a.out, view, _expression(a), side_by_side=a.side_by_side,
-                            depth_path=a.depth)
+            res = anim.animate_still(src, a.driver, a.out, view, _expression(a), side_by_side=a.side_by_side,
+                                     depth_path=a.depth)
         else:
             res = _animate_video(anim, src, a, view)
     except BaseException:

@@ -8,9 +8,9 @@ import torch
 from conftest import have_face_models
 
 from export3d.face.calibration import Calibration, fit_beta, fit_pose
-from export3d.face.head_pose import angles_from_rotation, camera_from_angles, rotation_from_angles
+from export3d.face.head_pose import angles_from_rotation, rotation_from_angles
 from export3d.paths import ict_facekit_path
-from export3d.rendering.camera import orbit_camera, roll_camera
+from export3d.rendering.camera import camera_from_angles, orbit_camera, roll_camera
 from export3d.synthetic.arkit import ict_to_arkit
 
 _have_face_models = have_face_models

@@ -156,7 +156,7 @@ def test_camera_for_fixed_camera_is_exactly_the_orbit_camera(animator, source):
 def test_camera_for_follows_the_driver_head_plus_offsets(animator, source):
     driver = dataclasses.replace(source.signals, angles=(12.0, -7.0, 4.0))
     driver.camera = animator.camera_for(driver, ViewSettings())  # as the extractor computes it
-    from export3d.face.head_pose import camera_from_angles
+    from export3d.rendering.camera import camera_from_angles
 
     assert np.allclose(driver.camera, camera_from_angles(12.0, -7.0, 4.0), atol=1e-6)
     yaw, pitch = camera_angles(torch.from_numpy(driver.camera)[None])
@@ -291,9 +291,9 @@ def test_animate_dispatches_an_image_driver(animator, source, tmp_path):
 
 def test_animate_video_with_depth_and_expression(animator, source, clips, tmp_path, monkeypatch):
     seen = []
-    render_frames = animator.render_frames
-    monkeypatch.setattr(animator, "render_frames", lambda s, b, c, depth=False: seen.append(b) or
-                        render_frames(s, b, c, depth))
+    render_frames = animator.frames.frames  # every job renders through the Animator's FrameRenderer
+    monkeypatch.setattr(animator.frames, "frames", lambda f, b, c, depth=False: seen.append(b) or
+                        render_frames(f, b, c, depth))
     res = animator.animate(source, clips["silent"], tmp_path / "out.mp4", depth_path=tmp_path / "depth.mp4",
                            expression=ExpressionSettings(strength=0.0, relative=True), max_seconds=0.55)
     assert is_video(clips["silent"]) and res.depth_path == tmp_path / "depth.mp4"

@@ -57,10 +57,7 @@ def on_device(src, device):
     The app keeps sources on the CPU between calls (a GPU may only be attached during a call, as on
     Hugging Face ZeroGPU) and moves them in for rendering.
     """
-    f = src.features
-    if f.tokens.device == device:
-        return src
-    return replace(src, features=replace(f, tokens=f.tokens.to(device), highres=f.highres.to(device)))
+    return src.to(device)
 
 
 def preview(animator, src, driver: Driver | None, view, expression=None) -> np.ndarray:
@@ -108,13 +105,14 @@ def image_clip_inputs(src, driver: Driver, view, expression=None, seconds: float
                       fps: float = IMAGE_CLIP_FPS) -> tuple[np.ndarray, np.ndarray]:
     """``(betas (F, 52), cameras (F, 25))`` of an image driver's clip: from the portrait's own expression (and the
     view without the driver's pose) to the driver's expression (settings applied) and pose."""
-    from ..pipeline.views import angles_camera, view_angles
+    from ..pipeline.views import view_angles
+    from ..rendering.camera import camera_from_angles
 
     frames = max(2, round(seconds * fps))
     betas = expression_ramp(src.signals.beta, expression_beta(src, driver, expression), frames)
     start = np.array(view_angles(None, replace(view, follow_head=False)))
     end = np.array(view_angles(driver.signals.angles, view))
-    cameras = np.stack([angles_camera(*(start + (end - start) * k)) for k in ease_weights(frames)])
+    cameras = np.stack([camera_from_angles(*(start + (end - start) * k)) for k in ease_weights(frames)])
     return betas, cameras
 
 

@@ -17,11 +17,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..errors import FaceCutOffError, FaceInputError, FaceTooSmallError, NoFaceError
+from ..rendering.camera import camera_from_angles
 from .calibration import Calibration
 from .crop import CropBox, CropTransform, box_outside_fraction, crop_box_from_points, points5_from_mediapipe
 from .detection import FaceDetector
 from .eye_features import eye_features
-from .head_pose import angles_from_rotation, camera_from_angles
+from .head_pose import angles_from_rotation
 from .landmarker import Landmarker, LandmarkResult
 from .smoothing import OneEuroFilter, smoothing_params
 

@@ -9,9 +9,8 @@ up and backward directions in head (= world) coordinates.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from ..rendering.camera import FOCAL, LOOK_AT, RADIUS, orbit_camera, roll_camera
+from ..rendering.camera import camera_from_angles
 
 
 def angles_from_rotation(rot_gl: np.ndarray) -> tuple[float, float, float]:
@@ -26,13 +25,6 @@ def angles_from_rotation(rot_gl: np.ndarray) -> tuple[float, float, float]:
     down0 = np.cross(forward, right0)
     roll = np.arctan2(right @ down0, right @ right0)
     return float(np.degrees(yaw)), float(np.degrees(pitch)), float(np.degrees(roll))
-
-
-def camera_from_angles(yaw: float, pitch: float, roll: float, radius: float = RADIUS, look_at=LOOK_AT,
-                       focal: float = FOCAL) -> np.ndarray:
-    """The 25-number camera ``(25,)`` float32."""
-    cam = roll_camera(orbit_camera(yaw, pitch, radius, look_at, focal), torch.tensor([roll]))
-    return cam[0].numpy().astype(np.float32)
 
 
 def rotation_from_angles(yaw: float, pitch: float, roll: float) -> np.ndarray:

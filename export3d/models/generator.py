@@ -46,6 +46,16 @@ class SourceFeatures:
         return SourceFeatures(self.tokens.expand(batch, -1, -1), self.grid,
                               self.highres.expand(batch, -1, -1, -1))
 
+    @property
+    def device(self) -> torch.device:
+        return self.tokens.device
+
+    def to(self, device) -> "SourceFeatures":
+        """The same features on ``device`` (``self`` when they are already there)."""
+        if self.tokens.device == torch.device(device):
+            return self
+        return SourceFeatures(self.tokens.to(device), self.grid, self.highres.to(device))
+
 
 class TriplaneGenerator(nn.Module):
     """``G(S (B, 3, H, W) in [-1, 1], beta' (B, d))`` -> tri-plane ``(B, 3, C, H/2, W/2)``."""

@@ -39,33 +39,16 @@ from ..face.extractor import FaceExtractor, FaceSignals
 from ..media.image import ImageSource, load_image
 from ..models.export3d import Export3D
 from ..models.generator import SourceFeatures
-from ..rendering.renderer import render_triplane
-from .expression import ExpressionSettings, transfer_expression
-from .jobs import VideoJob, run_mesh, run_still, run_video
-from .types import IMAGE_OUTPUTS, AnimationResult, PreparedSource, is_video
-from .views import (
-    ViewSettings,
-    angles_camera,
-    contact_sheet,
-    depth_to_uint8,
-    grid_cameras,
-    orbit_cameras,
-    resize_gray,
-    resize_square,
-    side_by_side,
-    to_uint8,
-    view_angles,
-)
+from .expression import ExpressionSettings
+from .frames import CHUNK, FrameRenderer
+from .jobs import VideoJob, drive_still, run_mesh, run_still, run_video
+from .types import AnimationResult, PreparedSource, is_video
+from .views import ViewSettings, contact_sheet, grid_cameras, orbit_cameras, view_camera
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "export3d-small"
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "export3d-small"
 CHECKPOINT_HELP = ("Pass a checkpoint folder (config.json + model.safetensors, written by training: docs/training.md) "
                    "or a Hugging Face repo id with --checkpoint, or set EXPORT3D_CHECKPOINT.")
-CHUNK = 8  #: frames rendered per model call
 CACHE_SIZE = 8  #: prepared portraits kept by ``prepare_source``
-
-__all__ = ["DEFAULT_CHECKPOINT", "IMAGE_OUTPUTS", "AnimationResult", "Animator", "ExpressionSettings",
-           "PreparedSource", "ViewSettings", "default_checkpoint", "is_video", "side_by_side", "transfer_expression"]
-
 
 def default_checkpoint() -> Path:
     """``EXPORT3D_CHECKPOINT`` if set, else ``DEFAULT_CHECKPOINT``."""
@@ -85,8 +68,7 @@ class Animator:
             cpu = self.device.type == "cpu"
             self.model.configure_runtime(bf16_cnn=cpu or torch.cuda.is_bf16_supported(), channels_last=cpu)
         self._extractor = extractor
-        self.output_size = output_size
-        self.chunk = chunk
+        self.frames = FrameRenderer(self.model, self.device, output_size, chunk)
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple, PreparedSource] = OrderedDict()
         self._cache_lock = threading.Lock()
@@ -109,6 +91,24 @@ class Animator:
         if self._extractor is None:
             self._extractor = FaceExtractor()
         return self._extractor
+
+    @property
+    def output_size(self) -> int | None:
+        """Side of the frames returned (None: the model's own output size)."""
+        return self.frames.output_size
+
+    @output_size.setter
+    def output_size(self, size: int | None) -> None:
+        self.frames.output_size = size
+
+    @property
+    def chunk(self) -> int:
+        """Frames rendered per model call."""
+        return self.frames.chunk
+
+    @chunk.setter
+    def chunk(self, n: int) -> None:
+        self.frames.chunk = n
 
     @property
     def source_size(self) -> int:
@@ -157,7 +157,8 @@ class Animator:
             features = self.model.encode_source(x)
         return PreparedSource(rgb, crop, transform, signals, features)
 
-    def _prepared(self, src: PreparedSource | ImageSource) -> PreparedSource:
+    def as_prepared(self, src: PreparedSource | ImageSource) -> PreparedSource:
+        """``src`` itself when already prepared, else ``prepare_source(src)``."""
         return src if isinstance(src, PreparedSource) else self.prepare_source(src)
 
     # ------------------------------------------------------------------ render
@@ -172,55 +173,18 @@ class Animator:
     def render_frames(self, src: PreparedSource | SourceFeatures, beta, camera,
                       depth: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         """``render`` and, if ``depth``, the depth maps ``(N, out, out)`` uint8 of the same pass (``render_depth``)."""
-        features, beta, camera = self._inputs(src, beta, camera)
-        images, depths = [], []
-        with torch.inference_mode():
-            for i in range(0, len(beta), self.chunk):
-                planes = self.model.planes(features, beta[i:i + self.chunk])
-                out, raw = self.model.render(planes, camera[i:i + self.chunk])
-                images.extend(self._resize(to_uint8(out)))
-                if depth:
-                    depths.extend(self._depth_frames(raw))
-        return np.stack(images), np.stack(depths) if depth else None
+        return self.frames.frames(_features(src), beta, camera, depth)
 
     def render_depth(self, src: PreparedSource | SourceFeatures, beta, camera) -> np.ndarray:
         """Depth maps ``(N, out, out)`` uint8 (near = bright, background black; ``views.depth_to_uint8``).
 
         Made from the raw render (``render_size``, e.g. 32² for ``small``), upscaled bilinearly to ``out``.
         """
-        features, beta, camera = self._inputs(src, beta, camera)
-        out = []
-        with torch.inference_mode():
-            for i in range(0, len(beta), self.chunk):
-                planes = self.model.planes(features, beta[i:i + self.chunk])
-                cams = camera[i:i + self.chunk]
-                raw = render_triplane(planes, self.model.decoder, cams, self.model.render_settings())
-                out.extend(self._depth_frames(raw))
-        return np.stack(out)
-
-    def _inputs(self, src, beta, camera) -> tuple[SourceFeatures, torch.Tensor, torch.Tensor]:
-        features = src.features if isinstance(src, PreparedSource) else src
-        beta = torch.as_tensor(np.asarray(beta, np.float32)).reshape(-1, self.model.cfg.expression.beta_dim)
-        camera = torch.as_tensor(np.asarray(camera, np.float32)).reshape(-1, 25)
-        n = max(len(beta), len(camera))
-        if len(beta) not in (1, n) or len(camera) not in (1, n):
-            raise ValueError(f"{len(beta)} expressions and {len(camera)} cameras do not match")
-        return features, beta.expand(n, -1).to(self.device), camera.expand(n, -1).to(self.device)
-
-    def _resize(self, frames: np.ndarray) -> list[np.ndarray]:
-        size = self.output_size
-        if size is None or frames.shape[1] == size:
-            return list(frames)
-        return [resize_square(f, size) for f in frames]
-
-    def _depth_frames(self, raw) -> list[np.ndarray]:
-        r = self.model.cfg.render
-        size = self.output_size or self.model.cfg.superres.output_size
-        return [resize_gray(d, size) for d in depth_to_uint8(raw.depth, raw.opacity, r.near, r.far)]
+        return self.frames.depth(_features(src), beta, camera)
 
     def camera_for(self, driver: FaceSignals | None, view: ViewSettings) -> np.ndarray:
         """The ``(25,)`` float32 camera for a driver's pose and ``view`` (clamped, see ``ViewSettings``)."""
-        return angles_camera(*view_angles(None if driver is None else driver.angles, view))
+        return view_camera(None if driver is None else driver.angles, view)
 
     # ----------------------------------------------------------------- animate
     def animate_image(self, src: PreparedSource | ImageSource, driver_image: ImageSource,
@@ -231,17 +195,14 @@ class Animator:
         Relative ``expression`` transfer uses the driver image itself as the reference, so it gives the
         portrait's own expression (``export3d.pipeline.expression``).
         """
-        src = self._prepared(src)
+        src = self.as_prepared(src)
         beta, camera, _ = self.drive_still(src, driver_image, view, expression, driver_face_index)
         return self.render(src, beta, camera)[0]
 
     def drive_still(self, src: PreparedSource, driver_image: ImageSource, view: ViewSettings | None,
                     expression: ExpressionSettings | None, driver_face_index: int | None = None):
         """``(beta (1, 52), camera (25,), driver (H, W, 3) uint8)`` for a driving image."""
-        rgb = load_image(driver_image)
-        driver = self.extractor.extract(rgb, driver_face_index)
-        beta = transfer_expression(driver.beta, src.signals.beta, expression)
-        return beta, self.camera_for(driver, view or ViewSettings()), rgb
+        return drive_still(self.extractor, src, driver_image, view, expression, driver_face_index)
 
     def animate_video(self, src: PreparedSource | ImageSource, driver_video: str | os.PathLike,
                       out_path: str | os.PathLike, view: ViewSettings | None = None,
@@ -265,7 +226,7 @@ class Animator:
                        None if depth_path is None else Path(depth_path))
         if job.out_path.suffix.lower() != ".mp4":  # checked before the portrait is prepared
             raise ValueError(f"the output video must be an .mp4 file, got {job.out_path.name}")
-        return run_video(self, self._prepared(src), job, t0)
+        return run_video(self.frames, self.extractor, self.as_prepared(src), job, t0)
 
     def animate(self, src: PreparedSource | ImageSource, driver, out_path: str | os.PathLike | None = None,
                 view: ViewSettings | None = None, expression: ExpressionSettings | None = None,
@@ -282,21 +243,28 @@ class Animator:
             if out_path is None:
                 raise ValueError("a driving video needs an output path (.mp4)")
             return self.animate_video(src, driver, out_path, view, expression, **video_kw)
-        return run_still(self, src, driver, out_path, view, expression, **video_kw)
+        return self.animate_still(src, driver, out_path, view, expression, **video_kw)
+
+    def animate_still(self, src: PreparedSource | ImageSource, driver_image: ImageSource,
+                      out_path: str | os.PathLike | None = None, view: ViewSettings | None = None,
+                      expression: ExpressionSettings | None = None, **still_kw) -> AnimationResult:
+        """``animate`` for a driving image (documented there), whatever its content: ``(1, 1)`` frames, fps 0."""
+        return run_still(self.frames, self.extractor, self.as_prepared(src), driver_image, out_path, view,
+                         expression, **still_kw)
 
     # ------------------------------------------------------------------- views
     def orbit(self, src: PreparedSource | ImageSource, beta=None, frames: int = 48, yaw_range: float = 30.0,
               pitch_range: float = 10.0) -> np.ndarray:
         """A looping camera orbit ``(F, out, out, 3)`` uint8 (``views.orbit_angles``); ``beta`` None = the
         portrait's own expression."""
-        src = self._prepared(src)
+        src = self.as_prepared(src)
         return self.render(src, src.signals.beta if beta is None else beta,
                            orbit_cameras(frames, yaw_range, pitch_range))
 
     def grid(self, src: PreparedSource | ImageSource, beta=None, yaws=(-30, -15, 0, 15, 30),
              pitches=(-15, 0, 15)) -> np.ndarray:
         """Contact sheet ``(len(pitches) * out, len(yaws) * out, 3)`` uint8: one row per pitch, one column per yaw."""
-        src, yaws = self._prepared(src), list(yaws)
+        src, yaws = self.as_prepared(src), list(yaws)
         images = self.render(src, src.signals.beta if beta is None else beta, grid_cameras(yaws, pitches))
         return contact_sheet(images, len(yaws))
 
@@ -311,6 +279,10 @@ class Animator:
         with vertex colours from the decoder's RGB. World units and axes: docs/conventions.md. Raises
         ``ValueError`` for another suffix or when the density never reaches the threshold.
         """
-        return run_mesh(self, src, Path(path), beta, resolution, threshold)
+        return run_mesh(self.frames, self.as_prepared(src), Path(path), beta, resolution, threshold)
 
 
+
+
+def _features(src: PreparedSource | SourceFeatures) -> SourceFeatures:
+    return src.features if isinstance(src, PreparedSource) else src

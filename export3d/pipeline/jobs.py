@@ -1,4 +1,7 @@
-"""The animation jobs behind ``Animator.animate_video`` and ``Animator.animate``.
+"""The animation jobs behind ``Animator.animate_video``, ``Animator.animate_still`` and ``Animator.export_mesh``.
+
+Imports run one way: ``animator -> jobs -> frames``. A job receives what it uses (the ``FrameRenderer``, the
+face extractor, a ``PreparedSource``), never the ``Animator``.
 
 Video (``run_video``): streaming decode -> track -> render -> encode, chunk by chunk. The optional depth video
 is written beside the colour one: ``write_video`` pulls frames from an iterator, so the depth frames go through
@@ -16,21 +19,19 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from ..face.extractor import FaceSignals
+from ..face.extractor import FaceExtractor, FaceSignals
 from ..media.files import atomic_write
+from ..media.image import ImageSource, load_image
 from ..media.video import open_video, write_video
 from ..rendering.mesh import density_grid, extract_mesh, surface_threshold, vertex_colors, write_mesh
 from .expression import RELATIVE_IMAGE_WARNING, ExpressionSettings, transfer_expression
+from .frames import FrameRenderer
 from .types import IMAGE_OUTPUTS, AnimationResult, PreparedSource, save_image_atomic
-from .views import ViewSettings, side_by_side, view_angles
-
-if TYPE_CHECKING:
-    from .animator import Animator
+from .views import ViewSettings, side_by_side, view_angles, view_camera
 
 
 @dataclass
@@ -49,7 +50,8 @@ class VideoJob:
     depth_path: Path | None = None
 
 
-def run_video(anim: Animator, src: PreparedSource, job: VideoJob, t0: float) -> AnimationResult:
+def run_video(frames: FrameRenderer, extractor: FaceExtractor, src: PreparedSource, job: VideoJob,
+              t0: float) -> AnimationResult:
     """Run ``job``; on any error neither ``job.out_path`` nor ``job.depth_path`` is left behind."""
     for path in (job.out_path, job.depth_path):
         if path is not None and path.suffix.lower() != ".mp4":
@@ -60,11 +62,11 @@ def run_video(anim: Animator, src: PreparedSource, job: VideoJob, t0: float) -> 
             info = reader.info
             depth = SideVideo(job.depth_path, info.fps) if job.depth_path is not None else None
             shown = deque() if job.side_by_side else None
-            signals = anim.extractor.track(_tee(reader, shown), info.fps, job.smoothing)
-            frames = _stream(anim, src, signals, job, stats, shown, depth,
+            signals = extractor.track(_tee(reader, shown), info.fps, job.smoothing)
+            images = _stream(frames, src, signals, job, stats, shown, depth,
                              _expected_frames(info.frame_count, info.fps, job.max_seconds))
             audio = job.driver if job.audio and info.has_audio else None
-            written.append(write_video(job.out_path, frames, info.fps, audio_from=audio))
+            written.append(write_video(job.out_path, images, info.fps, audio_from=audio))
         if depth is not None:
             written.append(depth.finish())
     except BaseException:
@@ -77,19 +79,27 @@ def run_video(anim: Animator, src: PreparedSource, job: VideoJob, t0: float) -> 
                            _warnings(src, stats, job, info), depth_path=job.depth_path)
 
 
-def run_still(anim: Animator, src, driver, out_path=None, view: ViewSettings | None = None,
-              expression: ExpressionSettings | None = None, side_by_side: bool = False, depth_path=None,
-              driver_face_index: int | None = None, progress=None, max_seconds=None, smoothing=None,
-              audio=None) -> AnimationResult:
-    """``Animator.animate`` for a driving image (documented there); the video-only options are ignored."""
+def drive_still(extractor: FaceExtractor, src: PreparedSource, driver_image: ImageSource, view: ViewSettings | None,
+                expression: ExpressionSettings | None, driver_face_index: int | None = None):
+    """``(beta (1, 52), camera (25,), driver (H, W, 3) uint8)`` for a driving image."""
+    rgb = load_image(driver_image)
+    driver = extractor.extract(rgb, driver_face_index)
+    beta = transfer_expression(driver.beta, src.signals.beta, expression)
+    return beta, view_camera(driver.angles, view or ViewSettings()), rgb
+
+
+def run_still(frames: FrameRenderer, extractor: FaceExtractor, src: PreparedSource, driver, out_path=None,
+              view: ViewSettings | None = None, expression: ExpressionSettings | None = None,
+              side_by_side: bool = False, depth_path=None, driver_face_index: int | None = None, progress=None,
+              max_seconds=None, smoothing=None, audio=None) -> AnimationResult:
+    """``Animator.animate_still`` (documented there); the video-only options are ignored."""
     t0 = time.perf_counter()
     paths = [None if p is None else Path(p) for p in (out_path, depth_path)]
     for p in paths:
         if p is not None and p.suffix.lower() not in IMAGE_OUTPUTS:
             raise ValueError(f"the output image must end with {', '.join(IMAGE_OUTPUTS)}; got {p.name}")
-    src = anim._prepared(src)
-    beta, camera, rgb = anim.drive_still(src, driver, view, expression, driver_face_index)
-    images, depths = anim.render_frames(src, beta, camera, depth=depth_path is not None)
+    beta, camera, rgb = drive_still(extractor, src, driver, view, expression, driver_face_index)
+    images, depths = frames.frames(src.features, beta, camera, depth=depth_path is not None)
     image = _side_by_side(rgb, images[0]) if side_by_side else images[0]
     for p, data in zip(paths, (image, None if depths is None else depths[0]), strict=True):
         if p is not None:
@@ -105,15 +115,16 @@ def run_still(anim: Animator, src, driver, out_path=None, view: ViewSettings | N
 _side_by_side = side_by_side  # ``run_still`` has a parameter of that name
 
 
-def run_mesh(anim: Animator, src, path: Path, beta, resolution: int, threshold: float | None) -> Path:
+def run_mesh(frames: FrameRenderer, src: PreparedSource, path: Path, beta, resolution: int,
+             threshold: float | None) -> Path:
     """``Animator.export_mesh`` (documented there)."""
     if path.suffix.lower() not in (".obj", ".glb"):
         raise ValueError(f"the mesh file must end with .obj or .glb, got {path.name}")
-    src = anim._prepared(src)
-    settings, decoder = anim.model.render_settings(), anim.model.decoder
+    model = frames.model
+    settings, decoder = model.render_settings(), model.decoder
     with torch.inference_mode():
-        _, b, _ = anim._inputs(src, src.signals.beta if beta is None else beta, np.zeros(25))
-        planes = anim.model.planes(src.features, b[:1])
+        features, b, _ = frames.inputs(src.features, src.signals.beta if beta is None else beta, np.zeros(25))
+        planes = model.planes(features, b[:1])
         grid = density_grid(planes, decoder, resolution, settings.box_size)
         level = surface_threshold(settings) if threshold is None else threshold
         verts, faces = extract_mesh(grid, level, settings.box_size)
@@ -136,15 +147,15 @@ def several_faces_warning(src: PreparedSource) -> str:
             f"face {src.signals.face_index + 1} (largest first) was animated.")
 
 
-def _stream(anim: Animator, src: PreparedSource, signals: Iterable[FaceSignals], job: VideoJob, stats: _Stats,
-            shown: deque | None, depth: SideVideo | None, total: int | None) -> Iterator[np.ndarray]:
+def _stream(frames: FrameRenderer, src: PreparedSource, signals: Iterable[FaceSignals], job: VideoJob,
+            stats: _Stats, shown: deque | None, depth: SideVideo | None, total: int | None) -> Iterator[np.ndarray]:
     reference = None  #: the driver's first-frame expression (relative transfer)
-    for chunk in _chunks(signals, anim.chunk):
+    for chunk in _chunks(signals, frames.chunk):
         driver_beta = np.stack([s.beta for s in chunk])
         reference = driver_beta[0] if reference is None else reference
         beta = transfer_expression(driver_beta, src.signals.beta, job.expression, reference)
-        cameras = np.stack([anim.camera_for(s, job.view) for s in chunk])
-        images, depths = anim.render_frames(src, beta, cameras, depth=depth is not None)
+        cameras = np.stack([view_camera(s.angles, job.view) for s in chunk])
+        images, depths = frames.frames(src.features, beta, cameras, depth=depth is not None)
         for k, (s, image) in enumerate(zip(chunk, images, strict=True)):
             stats.add(s, job.view)
             if depth is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,11 @@ class PreparedSource:
     transform: CropTransform  #: image <-> crop map (its ``paste_back`` puts S-sized frames back into ``image``)
     signals: FaceSignals  #: the portrait's own expression and pose
     features: SourceFeatures  #: cached ``encode_source`` output, batch 1
+
+    def to(self, device) -> PreparedSource:
+        """The same portrait with its features on ``device`` (``self`` when they are already there)."""
+        features = self.features.to(device)
+        return self if features is self.features else replace(self, features=features)
 
 
 @dataclass

@@ -17,8 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..face.head_pose import camera_from_angles
-from ..rendering.camera import orbit_camera
+from ..rendering.camera import camera_from_angles, orbit_camera
 
 MAX_YAW = 45.0  #: supported |yaw| in degrees (cameras are clamped to it)
 MAX_PITCH = 30.0  #: supported |pitch| in degrees
@@ -54,11 +53,9 @@ def view_angles(driver_angles: tuple[float, float, float] | None, view: ViewSett
     return clamp_angles(view.yaw, view.pitch, 0.0)
 
 
-def angles_camera(yaw: float, pitch: float, roll: float = 0.0) -> np.ndarray:
-    """The 25-number camera ``(25,)`` float32; exactly ``orbit_camera(yaw, pitch)`` when ``roll == 0``."""
-    if roll == 0.0:
-        return orbit_camera(yaw, pitch)[0].numpy().astype(np.float32)
-    return camera_from_angles(yaw, pitch, roll)
+def view_camera(driver_angles: tuple[float, float, float] | None, view: ViewSettings) -> np.ndarray:
+    """The ``(25,)`` float32 camera for a driver pose (``None``: no driver) and ``view``, clamped (``view_angles``)."""
+    return camera_from_angles(*view_angles(driver_angles, view))
 
 
 def orbit_angles(frames: int, yaw_range: float, pitch_range: float) -> tuple[np.ndarray, np.ndarray]:
@@ -87,7 +84,7 @@ def grid_cameras(yaws, pitches) -> np.ndarray:
     yaws, pitches = list(yaws), list(pitches)
     if not yaws or not pitches:
         raise ValueError("grid needs at least one yaw and one pitch")
-    cams = [angles_camera(*clamp_angles(y, p)[:2]) for p in pitches for y in yaws]
+    cams = [camera_from_angles(*clamp_angles(y, p)[:2]) for p in pitches for y in yaws]
     return np.stack(cams)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 RADIUS = 2.7  #: default camera distance from the look-at point.
@@ -109,3 +110,15 @@ def roll_camera(camera: torch.Tensor, roll_deg) -> torch.Tensor:
     out = cam2world.clone()
     out[:, :3, :3] = cam2world[:, :3, :3] @ rz
     return pack_camera(out, k)
+
+
+def camera_from_angles(yaw: float, pitch: float, roll: float = 0.0, radius: float = RADIUS, look_at=LOOK_AT,
+                       focal: float = FOCAL) -> np.ndarray:
+    """The 25-number camera ``(25,)`` float32 for yaw, pitch, roll in degrees (the one angles -> camera map).
+
+    ``orbit_camera(yaw, pitch)`` followed by ``roll_camera(roll)``; exactly ``orbit_camera`` when ``roll == 0``.
+    """
+    cam = orbit_camera(yaw, pitch, radius, look_at, focal)
+    if roll != 0.0:
+        cam = roll_camera(cam, torch.tensor([float(roll)]))
+    return cam[0].numpy().astype(np.float32)

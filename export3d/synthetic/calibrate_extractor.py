@@ -21,7 +21,7 @@ from tqdm import tqdm
 from ..errors import FaceInputError
 from ..face.calibration import Calibration, fit_beta, fit_pose
 from ..face.extractor import ExtractorSettings, FaceExtractor
-from ..face.head_pose import camera_from_angles
+from ..rendering.camera import camera_from_angles
 from .appearance import sample_background, sample_lighting
 from .arkit import ict_to_arkit
 from .clips import identity_seed

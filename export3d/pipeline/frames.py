@@ -1,0 +1,77 @@
+"""Rendering frames from a cached portrait encoding: the model half of the pipeline, below the jobs.
+
+``FrameRenderer`` turns ``(features, beta, camera)`` into uint8 frames at the output size, in chunks, and
+the same pass's depth maps; it knows nothing of files, drivers or faces. Symbols: docs/conventions.md.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..models.export3d import Export3D
+from ..models.generator import SourceFeatures
+from ..rendering.renderer import render_triplane
+from .views import depth_to_uint8, resize_gray, resize_square, to_uint8
+
+CHUNK = 8  #: frames rendered per model call
+
+
+class FrameRenderer:
+    """An ``Export3D`` model on ``device`` rendering ``output_size``² frames ``chunk`` at a time."""
+
+    def __init__(self, model: Export3D, device: torch.device, output_size: int | None, chunk: int = CHUNK):
+        self.model, self.device, self.output_size, self.chunk = model, device, output_size, chunk
+
+    @property
+    def out_size(self) -> int:
+        """Side of the frames returned: ``output_size``, or the model's own output size when that is None."""
+        return self.output_size or self.model.cfg.superres.output_size
+
+    def inputs(self, features: SourceFeatures, beta, camera) -> tuple[SourceFeatures, torch.Tensor, torch.Tensor]:
+        """``beta (52,) | (N, 52)`` and ``camera (25,) | (N, 25)`` as ``(N, 52)``, ``(N, 25)`` tensors on the device.
+
+        A single row is broadcast against the other's ``N``; any other mismatch raises ``ValueError``.
+        """
+        beta = torch.as_tensor(np.asarray(beta, np.float32)).reshape(-1, self.model.cfg.expression.beta_dim)
+        camera = torch.as_tensor(np.asarray(camera, np.float32)).reshape(-1, 25)
+        n = max(len(beta), len(camera))
+        if len(beta) not in (1, n) or len(camera) not in (1, n):
+            raise ValueError(f"{len(beta)} expressions and {len(camera)} cameras do not match")
+        return features, beta.expand(n, -1).to(self.device), camera.expand(n, -1).to(self.device)
+
+    def frames(self, features: SourceFeatures, beta, camera,
+               depth: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(N, out, out, 3)`` uint8 frames and, if ``depth``, the same pass's depth maps ``(N, out, out)`` uint8."""
+        features, beta, camera = self.inputs(features, beta, camera)
+        images, depths = [], []
+        with torch.inference_mode():
+            for i in range(0, len(beta), self.chunk):
+                planes = self.model.planes(features, beta[i:i + self.chunk])
+                out, raw = self.model.render(planes, camera[i:i + self.chunk])
+                images.extend(self._resize(to_uint8(out)))
+                if depth:
+                    depths.extend(self._depth_frames(raw))
+        return np.stack(images), np.stack(depths) if depth else None
+
+    def depth(self, features: SourceFeatures, beta, camera) -> np.ndarray:
+        """Depth maps ``(N, out, out)`` uint8 from the raw render only (no super-resolution pass)."""
+        features, beta, camera = self.inputs(features, beta, camera)
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(beta), self.chunk):
+                planes = self.model.planes(features, beta[i:i + self.chunk])
+                cams = camera[i:i + self.chunk]
+                raw = render_triplane(planes, self.model.decoder, cams, self.model.render_settings())
+                out.extend(self._depth_frames(raw))
+        return np.stack(out)
+
+    def _resize(self, frames: np.ndarray) -> list[np.ndarray]:
+        size = self.output_size
+        if size is None or frames.shape[1] == size:
+            return list(frames)
+        return [resize_square(f, size) for f in frames]
+
+    def _depth_frames(self, raw) -> list[np.ndarray]:
+        r = self.model.cfg.render
+        return [resize_gray(d, self.out_size) for d in depth_to_uint8(raw.depth, raw.opacity, r.near, r.far)]
