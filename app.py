@@ -89,9 +89,12 @@ def friendly_errors(fn: Callable) -> Callable:
     return wrapper
 
 
-def _examples(folder: str, suffixes: tuple[str, ...]) -> list[str]:
+def _examples(folder: str, kind: str) -> list[str]:
+    """The example media files of one kind ("image" or "video", by name: ``media.kind.suffix_kind``)."""
+    from export3d.media.kind import suffix_kind
+
     d = core.EXAMPLES_DIR / folder
-    return sorted(str(p) for p in d.glob("*") if p.suffix.lower() in suffixes) if d.is_dir() else []
+    return sorted(str(p) for p in d.glob("*") if suffix_kind(p) == kind) if d.is_dir() else []
 
 
 def _require(src, driver=None, need_driver=True):
@@ -223,7 +226,7 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
                 source = gr.Image(label="Portrait (one face, looking roughly at the camera)", type="filepath",
                                   image_mode=None, sources=["upload", "clipboard", "webcam"], height=280,
                                   elem_id="source")
-                gr.Examples(_examples("portraits", (".jpg", ".png")), inputs=source, label="Example portraits",
+                gr.Examples(_examples("portraits", "image"), inputs=source, label="Example portraits",
                             examples_per_page=6)
                 with gr.Row(equal_height=False):
                     crop_image = gr.Image(label="Model input (128²)", interactive=False, format="png", height=170,
@@ -243,12 +246,12 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
                         driver_image_in = gr.Image(label="Driving image", type="filepath", image_mode=None,
                                                    sources=["upload", "clipboard", "webcam"], height=240,
                                                    elem_id="driver_image")
-                        gr.Examples(_examples("drivers", (".jpg", ".png")), inputs=driver_image_in,
+                        gr.Examples(_examples("drivers", "image"), inputs=driver_image_in,
                                     label="Example expressions", elem_id="driver_examples")
                     with gr.Tab("Video", id="driver-video-tab"):
                         driver_video_in = gr.Video(label="Driving video (its audio is kept)",
                                                    sources=["upload", "webcam"], height=240, elem_id="driver_video")
-                        gr.Examples(_examples("drivers", (".mp4",)), inputs=driver_video_in, label="Example video",
+                        gr.Examples(_examples("drivers", "video"), inputs=driver_video_in, label="Example video",
                                     elem_id="video_examples")
                 driver_info = gr.Markdown(NO_DRIVER, elem_id="driver_info")
                 strength = gr.Slider(0, 2, value=1.0, step=0.05, label="Expression strength",
@@ -358,6 +361,9 @@ def launch_kwargs(limits: core.DemoLimits | None = None) -> dict:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from export3d.runtime import tune_malloc
+
+    tune_malloc()
     if os.environ.get("EXPORT3D_TORCH_THREADS"):  # e.g. 1 on a CPU shared with other jobs
         torch.set_num_threads(int(os.environ["EXPORT3D_TORCH_THREADS"]))
     app_limits = core.DemoLimits.from_env()

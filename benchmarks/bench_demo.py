@@ -26,11 +26,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a clone without installing
 
-from export3d.checkpoint import CheckpointError  # noqa: E402
 from export3d.config import ModelConfig  # noqa: E402
+from export3d.errors import CheckpointError  # noqa: E402
 from export3d.media.video import open_video, write_video  # noqa: E402
 from export3d.models.export3d import Export3D  # noqa: E402
 from export3d.pipeline import Animator, ViewSettings, default_checkpoint  # noqa: E402
+from export3d.runtime import tune_malloc  # noqa: E402
 
 
 def load(checkpoint: str | None, size: int) -> Animator:
@@ -136,6 +137,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=256, help="output size (the demo's default)")
     ap.add_argument("--skip-animation", action="store_true")
     args = ap.parse_args()
+    tune_malloc()
     cap = torch.backends.cpu.get_cpu_capability()
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()} (OMP_NUM_THREADS="
           f"{os.environ.get('OMP_NUM_THREADS', 'unset')}), cpu capability {cap}, {os.cpu_count()} CPUs")

@@ -182,8 +182,8 @@ def make_clip(out: Path) -> Path:
 
 def check(paths: list[Path]) -> None:
     """Every example must give a face to the extractor (the video: its first frame)."""
+    from export3d.blendshapes import BLENDSHAPE_NAMES
     from export3d.face.extractor import FaceExtractor
-    from export3d.face.landmarker import BLENDSHAPE_NAMES
     from export3d.media.image import load_image
     from export3d.media.video import iter_frames, probe_video
 

@@ -13,16 +13,13 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .config import ModelConfig
+from .errors import CheckpointError
 from .models.export3d import Export3D
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 FORMAT_VERSION = 1
 _PREFIXES = ("module.", "_orig_mod.")
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint folder is missing, incomplete or does not match the code."""
 
 
 def clean_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -19,15 +19,9 @@ import time
 from pathlib import Path
 
 from .cli_args import build_parser, join_lists
+from .errors import Export3DError, UsageError
 from .media.files import atomic_write
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
-IMAGE_OUTPUTS = {".png", ".jpg", ".jpeg", ".webp"}
-MESH_OUTPUTS = {".obj", ".glb"}
-
-
-class UsageError(ValueError):
-    """A command line the user has to fix (reported as ``error: ...``, exit code 2)."""
+from .media.kind import IMAGE_OUTPUTS, MESH_OUTPUTS, VIDEO_OUTPUTS, kind
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -50,12 +44,6 @@ def _check_input(path: Path, kind: str) -> None:
     from .errors import UnreadableImageError, UnreadableVideoError, check_input_file
 
     check_input_file(path, kind, UnreadableImageError if kind == "image" else UnreadableVideoError)
-
-
-def _save_image(path: Path, image) -> None:
-    from .media.image import save_image
-
-    atomic_write(path, lambda tmp: save_image(tmp, image))
 
 
 def _save_gif(path: Path, frames, fps: float) -> None:
@@ -98,12 +86,12 @@ def _warn(warnings) -> None:
 def _check_animate(a) -> bool:
     """Validate the ``animate`` command line before the model is loaded; returns whether the driver is an image."""
     a.source, a.driver = _one(a, "source", "portrait"), _one(a, "driver", "driver")
-    is_image = a.driver.suffix.lower() in IMAGE_SUFFIXES
+    is_image = kind(a.driver) == "image"  # by content, as the app and Animator.animate decide
     if a.max_seconds < 0:
         raise UsageError(f"--max-seconds must be >= 0 (0 = the whole video), got {a.max_seconds:g}")
     _check_input(a.source, "image")
     _check_input(a.driver, "image" if is_image else "video")
-    outputs = IMAGE_OUTPUTS if is_image else {".mp4"}
+    outputs = IMAGE_OUTPUTS if is_image else VIDEO_OUTPUTS
     what = "for a driving image" if is_image else "for a driving video"
     _check_suffix(a.out, outputs, f"{what} the output")
     if a.depth is not None:
@@ -123,7 +111,7 @@ def cmd_animate(a) -> None:
     if a.mesh is not None:  # first: it fails (no surface) before the animation is made
         _export_mesh(anim, src, a.mesh, _driver_beta(anim, src, a.driver, is_image, _expression(a)))
     try:
-        if is_image:  # by extension, as validated above (``Animator.animate`` would decide by content)
+        if is_image:
             res = anim.animate_still(src, a.driver, a.out, view, _expression(a), side_by_side=a.side_by_side,
                                      depth_path=a.depth)
         else:
@@ -200,7 +188,9 @@ def cmd_grid(a) -> None:
     anim, t0 = _animator(a)
     src = anim.prepare_source(a.source, a.face_index)
     beta = transfer_expression(src.signals.beta, src.signals.beta, _expression(a))[0]  # strength x own expression
-    _save_image(a.out, anim.grid(src, beta, yaws=a.yaws, pitches=a.pitches))
+    from .media.image import save_image
+
+    save_image(a.out, anim.grid(src, beta, yaws=a.yaws, pitches=a.pitches))
     _report(a.out, len(a.yaws) * len(a.pitches), time.perf_counter() - t0)
 
 
@@ -208,7 +198,7 @@ def cmd_mesh(a) -> None:
     a.source = _one(a, "source", "portrait")
     _check_input(a.source, "image")
     _check_suffix(a.out, MESH_OUTPUTS, "the mesh output")
-    is_image = a.driver is None or a.driver.suffix.lower() in IMAGE_SUFFIXES
+    is_image = a.driver is None or kind(a.driver) == "image"
     if a.driver is not None:
         _check_input(a.driver, "image" if is_image else "video")
     anim, _ = _animator(a)
@@ -224,12 +214,12 @@ COMMANDS = {"animate": cmd_animate, "orbit": cmd_orbit, "grid": cmd_grid, "mesh"
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(join_lists(list(sys.argv[1:] if argv is None else argv)))
-    from .checkpoint import CheckpointError
-    from .errors import FaceInputError, ModelFileError
+    from .runtime import tune_malloc
 
+    tune_malloc()
     try:
         COMMANDS[args.command](args)
-    except (FaceInputError, CheckpointError, ModelFileError, UsageError, OSError) as e:
+    except (Export3DError, OSError) as e:
         print("error: " + " ".join(str(e).split()), file=sys.stderr)  # one line, whatever the message
         return 2
     except KeyboardInterrupt:

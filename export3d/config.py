@@ -11,13 +11,15 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from .blendshapes import BETA_DIM
+
 
 @dataclass
 class ExpressionConfig:
     """CLeBS expression encoder: beta -> lambda = MLP(beta) -> beta' = sum_i lambda_i v_i."""
 
     kind: str = "clebs"  #: "clebs" (contrastive learned basis) or "direct" (plain MLP; the paper's ablation).
-    beta_dim: int = 52  #: size of the raw expression vector beta (52 ARKit blendshapes).
+    beta_dim: int = BETA_DIM  #: size of the raw expression vector beta (52 blendshapes, ``blendshapes.py``).
     hidden_dim: int = 256  #: width of the MLP hidden layers.
     num_layers: int = 3  #: number of linear layers in the MLP (>= 1).
     num_basis: int = 20  #: n, number of orthonormal basis vectors (paper: n >= 10).

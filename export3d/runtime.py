@@ -3,7 +3,8 @@
 Large tri-plane temporaries are served by ``mmap`` under glibc's defaults and
 returned to the OS on free, so every training step page-faults them back in
 (measured 2.3-2.6x slower rendering here). ``tune_malloc`` keeps them on the heap.
-It is called when a model is built (not at import) and can be disabled with
+Entry points call it (the CLI, ``app.py``, training, evaluation, benchmarks; never an import or a
+constructor); it can be disabled with
 ``EXPORT3D_NO_MALLOPT=1``; ``LD_PRELOAD`` of jemalloc (Debian ``libjemalloc2``,
 ``MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1``) is an alternative.
 """

@@ -80,8 +80,7 @@ def test_driver_kind_and_upload_values():
 
 
 def test_user_message_is_one_plain_sentence():
-    from export3d.checkpoint import CheckpointError
-    from export3d.errors import NoFaceError
+    from export3d.errors import CheckpointError, NoFaceError
 
     assert core.user_message(NoFaceError("No face was found.\nUse a photo.")) == "No face was found. Use a photo."
     assert core.user_message(CheckpointError("no config.json in x")) == "no config.json in x"
@@ -165,7 +164,7 @@ def test_huge_image_is_downscaled_with_a_notice_or_refused_with_the_limit(tmp_pa
 def test_checkpoint_description_and_hub_id_without_network(tmp_path, monkeypatch):
     import huggingface_hub
 
-    from export3d.checkpoint import CheckpointError
+    from export3d.errors import CheckpointError
 
     def offline(*args, **kwargs):
         raise ConnectionError("network is unreachable (test)")
@@ -290,7 +289,7 @@ def test_endpoints_queue_and_upload_limit(app_demo):
 @needs_gradio
 def test_friendly_errors_turn_exceptions_into_one_sentence():
     import app
-    from export3d.checkpoint import CheckpointError
+    from export3d.errors import CheckpointError
 
     def missing_model():
         raise CheckpointError("No usable model checkpoint (no config.json in x). Pass a checkpoint folder.")

@@ -52,7 +52,7 @@ def test_calibration_fits_known_linear_maps_and_round_trips(tmp_path):
 
 
 def test_ict_to_arkit_merges_split_shapes():
-    from export3d.face.landmarker import BLENDSHAPE_NAMES
+    from export3d.blendshapes import BLENDSHAPE_NAMES
     from export3d.synthetic.motion import ICT_EXPRESSION_NAMES as ICT
 
     w = np.zeros(57, np.float32)
@@ -122,7 +122,7 @@ def test_crop_convention_matches_the_synthetic_framing(scene, extractor):
 
 @needs_all
 def test_blink_and_wink_are_detected(scene, extractor):
-    from export3d.face.landmarker import BLENDSHAPE_NAMES
+    from export3d.blendshapes import BLENDSHAPE_NAMES
 
     bl, br = BLENDSHAPE_NAMES.index("eyeBlinkLeft"), BLENDSHAPE_NAMES.index("eyeBlinkRight")
     open_ = extractor.extract(scene()).beta
@@ -134,7 +134,7 @@ def test_blink_and_wink_are_detected(scene, extractor):
 
 @needs_all
 def test_jaw_open_is_detected(scene, extractor):
-    from export3d.face.landmarker import BLENDSHAPE_NAMES
+    from export3d.blendshapes import BLENDSHAPE_NAMES
 
     j = BLENDSHAPE_NAMES.index("jawOpen")
     assert extractor.extract(scene(jawOpen=0.8)).beta[j] - extractor.extract(scene()).beta[j] > 0.2
@@ -190,7 +190,7 @@ def test_video_tracking_fills_lost_frames(scene, extractor):
 
 @needs_all
 def test_gaze_is_detected(scene, extractor):
-    from export3d.face.landmarker import BLENDSHAPE_NAMES as B
+    from export3d.blendshapes import BLENDSHAPE_NAMES as B
 
     left = extractor.extract(scene(eyeLookOut_L=1.0, eyeLookIn_R=1.0)).beta  # towards the subject's left
     right = extractor.extract(scene(eyeLookIn_L=1.0, eyeLookOut_R=1.0)).beta

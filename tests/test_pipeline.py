@@ -12,9 +12,9 @@ import torch
 from conftest import build_model, have_face_models
 from skimage.data import astronaut
 
-from export3d.checkpoint import CheckpointError, save_pretrained
+from export3d.checkpoint import save_pretrained
 from export3d.config import ModelConfig
-from export3d.errors import NoFaceError
+from export3d.errors import CheckpointError, NoFaceError
 from export3d.media.image import load_image, save_image
 from export3d.media.video import ffmpeg_exe, iter_frames, probe_video, write_video
 from export3d.pipeline import Animator, ExpressionSettings, ViewSettings, is_video

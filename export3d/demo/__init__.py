@@ -12,9 +12,7 @@ session; a preview only renders (one frame, no face detection), which keeps slid
 from .inputs import (
     DRIVER_SCAN_SECONDS,
     EXAMPLES_DIR,
-    IMAGE_SUFFIXES,
     REPO_ROOT,
-    VIDEO_SUFFIXES,
     DemoMessage,
     Driver,
     LazyAnimator,
@@ -56,8 +54,8 @@ from .outputs import (
 )
 
 __all__ = [
-    "DRIVER_SCAN_SECONDS", "ENV", "EXAMPLES_DIR", "IMAGE_CLIP_FPS", "IMAGE_CLIP_SECONDS", "IMAGE_SUFFIXES",
-    "MESH_RESOLUTION", "ORBIT_FPS", "ORBIT_FRAMES", "OUTPUT_MAX_AGE", "REPO_ROOT", "VIDEO_SUFFIXES", "DemoLimits",
+    "DRIVER_SCAN_SECONDS", "ENV", "EXAMPLES_DIR", "IMAGE_CLIP_FPS", "IMAGE_CLIP_SECONDS",
+    "MESH_RESOLUTION", "ORBIT_FPS", "ORBIT_FRAMES", "OUTPUT_MAX_AGE", "REPO_ROOT", "DemoLimits",
     "DemoMessage", "Driver", "LazyAnimator", "animate_image_clip", "animation_status", "checkpoint_description",
     "compare_image", "crop_preview", "driver_kind", "ease_weights", "export_meshes", "expression_beta",
     "expression_ramp", "expression_settings", "grid_image", "image_clip_inputs", "load_driver", "load_picture",

@@ -14,15 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import FaceInputError, UnreadableImageError, UnreadableVideoError
+from ..errors import Export3DError, FaceInputError, UnreadableImageError, UnreadableVideoError
 from .limits import DemoLimits
 
 log = logging.getLogger("export3d.demo")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES_DIR = REPO_ROOT / "examples"
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".avif"}
-VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".ogv", ".3gp", ".wmv"}
 DRIVER_SCAN_SECONDS = 2.0  #: a video driver's preview uses the first frame with a face within this time
 
 
@@ -79,20 +77,17 @@ def checkpoint_description() -> str:
 
 
 # ------------------------------------------------------------------------- messages
-class DemoMessage(RuntimeError):
-    """A problem the demo explains to the user itself (shown as is, like ``FaceInputError``)."""
+class DemoMessage(Export3DError):
+    """A problem the demo explains to the user itself (shown as is, like every ``Export3DError``)."""
 
 
 def user_message(exc: BaseException) -> str:
     """One plain sentence for the UI: the message of user-fixable errors, a short generic text otherwise.
 
-    ``FaceInputError`` (bad/faceless image or video), ``CheckpointError`` (no model) and ``DemoMessage`` carry
-    messages written for users; anything else is a bug or an environment problem whose details go to the server
-    log only.
+    Every ``Export3DError`` (bad or faceless image or video, no model, ``DemoMessage``, ...) carries a message
+    written for users; anything else is a bug or an environment problem whose details go to the server log only.
     """
-    from ..checkpoint import CheckpointError
-
-    if isinstance(exc, FaceInputError | CheckpointError | DemoMessage):
+    if isinstance(exc, Export3DError):
         text = str(exc)
     elif isinstance(exc, MemoryError):
         text = "The server ran out of memory. Try a shorter clip or a smaller image."
@@ -210,19 +205,10 @@ class Driver:
 
 
 def driver_kind(path: str | os.PathLike) -> str:
-    """"image" or "video" from the file name (unknown suffixes: "video" if ffmpeg can read it, else "image")."""
-    suffix = Path(path).suffix.lower()
-    if suffix in IMAGE_SUFFIXES:
-        return "image"
-    if suffix in VIDEO_SUFFIXES:
-        return "video"
-    from ..media.video import probe_video
+    """"image" or "video" by content, the rule of the CLI and ``Animator.animate`` (``media.kind``; unknown: image)."""
+    from ..media.kind import kind
 
-    try:
-        info = probe_video(path)
-    except (FaceInputError, RuntimeError, OSError):
-        return "image"
-    return "video" if (info.frame_count or 0) > 1 or (info.duration or 0) > 0.2 else "image"
+    return "video" if kind(path) == "video" else "image"
 
 
 def _display_name(value, path: Path) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..rendering.mesh import NoSurfaceError
+from ..errors import NoSurfaceError
 from .inputs import DemoMessage, Driver
 
 IMAGE_CLIP_SECONDS = 2.0  #: an image driver animates into a clip of this length (own expression -> driver's)

@@ -28,9 +28,9 @@ def _overlay(image, s):
 
 
 def cmd_extract(a) -> None:
+    from ..blendshapes import BLENDSHAPE_NAMES
     from ..media.image import load_image, save_image
     from .extractor import FaceExtractor
-    from .landmarker import BLENDSHAPE_NAMES
 
     image = load_image(a.image)
     s = FaceExtractor().extract(image, a.face)
@@ -87,11 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from ..errors import FaceInputError, ModelFileError
+    from ..errors import Export3DError
 
     try:
         args.func(args)
-    except (FaceInputError, ModelFileError, FileNotFoundError) as e:
+    except (Export3DError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -17,20 +17,21 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
+from ..blendshapes import BETA_DIM
+
 DEFAULT_PATH = Path(__file__).with_name("calibration.safetensors")
-NUM_BETA = 52
 NUM_EYE = 6
 
 
 def _identity_weight() -> np.ndarray:
-    return np.vstack([np.eye(NUM_BETA), np.zeros((NUM_EYE, NUM_BETA))])
+    return np.vstack([np.eye(BETA_DIM), np.zeros((NUM_EYE, BETA_DIM))])
 
 
 @dataclass
 class Calibration:
     pose: np.ndarray = field(default_factory=lambda: np.hstack([np.eye(3), np.zeros((3, 1))]))  #: (3, 4)
     beta_weight: np.ndarray = field(default_factory=_identity_weight)  #: (58, 52)
-    beta_bias: np.ndarray = field(default_factory=lambda: np.zeros(NUM_BETA))  #: (52,)
+    beta_bias: np.ndarray = field(default_factory=lambda: np.zeros(BETA_DIM))  #: (52,)
     info: dict = field(default_factory=dict)  #: how it was fitted (command, data, errors)
 
     @property

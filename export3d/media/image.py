@@ -40,6 +40,7 @@ import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from ..errors import UnreadableImageError, check_input_file
+from .files import atomic_write
 
 ImageSource = str | os.PathLike | bytes | bytearray | memoryview | Image.Image | np.ndarray
 
@@ -254,11 +255,10 @@ def save_image(path: str | os.PathLike, image: np.ndarray | Image.Image, quality
     """Write ``image`` (anything :func:`load_image` accepts except paths/bytes) to ``path``.
 
     The format follows the extension (``.png``, ``.jpg``, ``.webp``, ...); JPEG/WebP use
-    ``quality``. Parent folders are created. Returns the path.
+    ``quality``. Parent folders are created. The file is written completely or not at all
+    (``files.atomic_write``). Returns the path.
     """
     path = Path(path)
     rgb = load_image(image, max_pixels=None)
-    path.parent.mkdir(parents=True, exist_ok=True)
     kwargs = {"quality": quality} if path.suffix.lower() in (".jpg", ".jpeg", ".webp") else {}
-    Image.fromarray(rgb).save(path, **kwargs)
-    return path
+    return atomic_write(path, lambda tmp: Image.fromarray(rgb).save(tmp, **kwargs))

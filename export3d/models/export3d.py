@@ -13,7 +13,6 @@ import torch.nn as nn
 
 from ..config import ModelConfig
 from ..rendering.renderer import RenderOutput, RenderSettings, render_triplane
-from ..runtime import tune_malloc
 from .decoder import TriplaneDecoder
 from .expression import CLeBS, DirectExpression
 from .generator import SourceFeatures, TriplaneGenerator
@@ -33,7 +32,6 @@ class Export3D(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         cfg.validate()
-        tune_malloc()
         self.cfg = cfg
         e = cfg.expression
         self.expression = CLeBS(e) if e.kind == "clebs" else DirectExpression(e)

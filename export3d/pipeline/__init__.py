@@ -1,8 +1,9 @@
 """Inference: animate one portrait from a driving image or video (see ``animator.py`` for the walk-through)."""
 
+from ..media.kind import IMAGE_OUTPUTS, is_video
 from .animator import DEFAULT_CHECKPOINT, Animator, default_checkpoint
 from .expression import ExpressionSettings, transfer_expression
-from .types import IMAGE_OUTPUTS, AnimationResult, PreparedSource, is_video
+from .types import AnimationResult, PreparedSource
 from .views import ViewSettings, side_by_side
 
 __all__ = ["DEFAULT_CHECKPOINT", "IMAGE_OUTPUTS", "AnimationResult", "Animator", "ExpressionSettings",

@@ -33,16 +33,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checkpoint import CheckpointError, from_pretrained
+from ..checkpoint import from_pretrained
+from ..errors import CheckpointError
 from ..face.crop import CropTransform
 from ..face.extractor import FaceExtractor, FaceSignals
 from ..media.image import ImageSource, load_image
+from ..media.kind import is_video
 from ..models.export3d import Export3D
 from ..models.generator import SourceFeatures
 from .expression import ExpressionSettings
 from .frames import CHUNK, FrameRenderer
 from .jobs import VideoJob, drive_still, run_mesh, run_still, run_video
-from .types import AnimationResult, PreparedSource, is_video
+from .types import AnimationResult, PreparedSource
 from .views import ViewSettings, contact_sheet, grid_cameras, orbit_cameras, view_camera
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "export3d-small"
@@ -231,7 +233,7 @@ class Animator:
     def animate(self, src: PreparedSource | ImageSource, driver, out_path: str | os.PathLike | None = None,
                 view: ViewSettings | None = None, expression: ExpressionSettings | None = None,
                 **video_kw) -> AnimationResult:
-        """A driving image or video, told apart by content (``is_video``).
+        """A driving image or video, told apart by content (``media.kind``).
 
         Video: ``animate_video(src, driver, out_path, view, expression, **video_kw)`` (``out_path`` required).
         Image: the frame is in ``result.image`` (``frames=1``, ``fps=0``) and written to ``out_path`` (.png,

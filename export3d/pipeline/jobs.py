@@ -25,12 +25,13 @@ import torch
 
 from ..face.extractor import FaceExtractor, FaceSignals
 from ..media.files import atomic_write
-from ..media.image import ImageSource, load_image
+from ..media.image import ImageSource, load_image, save_image
+from ..media.kind import IMAGE_OUTPUTS
 from ..media.video import open_video, write_video
 from ..rendering.mesh import density_grid, extract_mesh, surface_threshold, vertex_colors, write_mesh
 from .expression import RELATIVE_IMAGE_WARNING, ExpressionSettings, transfer_expression
 from .frames import FrameRenderer
-from .types import IMAGE_OUTPUTS, AnimationResult, PreparedSource, save_image_atomic
+from .types import AnimationResult, PreparedSource
 from .views import ViewSettings, side_by_side, view_angles, view_camera
 
 
@@ -103,7 +104,7 @@ def run_still(frames: FrameRenderer, extractor: FaceExtractor, src: PreparedSour
     image = _side_by_side(rgb, images[0]) if side_by_side else images[0]
     for p, data in zip(paths, (image, None if depths is None else depths[0]), strict=True):
         if p is not None:
-            save_image_atomic(p, data)
+            save_image(p, data)
     if progress is not None:
         progress(1, 1)
     warnings = [several_faces_warning(src)] if src.signals.num_faces > 1 else []

@@ -23,16 +23,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import NoSurfaceError
 from .renderer import Decoder, RenderSettings
 from .triplane import sample_triplane
 
 CHUNK_POINTS = 1 << 16  #: points per decoder call
 _FLOAT, _UINT32 = 5126, 5125  #: glTF component types
 _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963  #: glTF buffer view targets
-
-
-class NoSurfaceError(ValueError):
-    """The density never reaches the surface threshold: there is no surface to mesh."""
 
 
 def surface_threshold(settings: RenderSettings) -> float:

@@ -96,7 +96,7 @@ KEY_SHAPES = ("jawOpen", "eyeBlinkLeft", "eyeBlinkRight", "mouthSmileLeft", "mou
 
 def measure(samples: list[Sample], cal: Calibration) -> dict:
     """Pose MAE (degrees), per-shape Pearson correlation, wink/blink detection, before and after calibration."""
-    from ..face.landmarker import BLENDSHAPE_NAMES
+    from ..blendshapes import BLENDSHAPE_NAMES
 
     raw_a = np.stack([s.raw_angles for s in samples])
     true_a = np.stack([s.true_angles for s in samples])

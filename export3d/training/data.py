@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..blendshapes import BETA_DIM
+
 BETA_FILE = "beta.npy"
 
 
@@ -34,7 +36,7 @@ def prepare_synthetic(folder: str | Path, progress: bool = True) -> Path:
     ds = SyntheticDataset(folder)
     frames = ds.arrays["frames"]
     ex = FaceExtractor()
-    beta = np.full((*frames.shape[:2], 52), np.nan, dtype=np.float32)
+    beta = np.full((*frames.shape[:2], BETA_DIM), np.nan, dtype=np.float32)
     for c in tqdm(range(len(ds)), desc="extract beta", unit="clip", disable=not progress):
         try:
             for f, s in enumerate(ex.track(iter(frames[c]), fps=25.0, smoothing=0.0)):
@@ -171,7 +173,7 @@ class RealClips(ClipData):
         self.name = f"real clips {folder}"
         self.frames = torch.empty((total, *shapes[0][1:]), dtype=torch.uint8)  # filled in place: no 2x peak
         self.camera = torch.empty((total, shapes[0][1], 25))
-        self.beta = torch.empty((total, shapes[0][1], 52))
+        self.beta = torch.empty((total, shapes[0][1], BETA_DIM))
         self.video = torch.empty(total, dtype=torch.long)  #: index into ``self.files`` per clip
         self.files = [p.name for p in files]
         start = 0

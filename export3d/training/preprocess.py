@@ -38,9 +38,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ..blendshapes import BETA_DIM
 from ..media.files import atomic_write
+from ..media.kind import VIDEO_SUFFIXES
 
-VIDEO_EXTENSIONS = (".mp4", ".mpg", ".mov", ".avi", ".mkv", ".webm")
 PREFIX = "real-"
 FORMAT_VERSION = 1
 
@@ -65,7 +66,7 @@ def list_videos(path: str | Path) -> list[Path]:
         return [path]
     if not path.is_dir():
         raise FileNotFoundError(f"{path} is neither a video file nor a folder")
-    return sorted((p for p in path.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS),
+    return sorted((p for p in path.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES),
                   key=lambda p: p.name)
 
 
@@ -129,7 +130,7 @@ def process_video(video: Path, extractor, size: int = 128, max_seconds: float | 
             k, frame = pending.popleft()
             crops.append(CropTransform(s.box, size).warp(frame))
             ok = not s.interpolated
-            beta.append(s.beta if ok else np.full(52, np.nan, np.float32))
+            beta.append(s.beta if ok else np.full(BETA_DIM, np.nan, np.float32))
             camera.append(s.camera)
             valid.append(ok)
             box.append((s.box.cx, s.box.cy, s.box.size))
@@ -193,7 +194,7 @@ def preprocess(videos: str | Path, out: str | Path, shard: tuple[int, int] = (0,
     out = Path(out)
     everything = list_videos(videos)
     if not everything:
-        raise FileNotFoundError(f"no videos ({' '.join(VIDEO_EXTENSIONS)}) in {videos}")
+        raise FileNotFoundError(f"no videos ({' '.join(sorted(VIDEO_SUFFIXES))}) in {videos}")
     mine = shard_videos(everything, index, count)
     out.mkdir(parents=True, exist_ok=True)
     summary = Summary()
