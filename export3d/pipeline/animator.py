@@ -1,7 +1,7 @@
 """Inference: animate one portrait from a driving image or video, or orbit the camera around it.
 
 ```python
-from export3d.pipeline.animator import Animator, ExpressionSettings, ViewSettings
+from export3d.pipeline import Animator, ExpressionSettings, ViewSettings
 
 anim = Animator.from_pretrained()                       # checkpoints/export3d-small, or EXPORT3D_CHECKPOINT
 src = anim.prepare_source("portrait.jpg")               # face crop + cached source encoding (LRU cache)
@@ -13,9 +13,10 @@ anim.export_mesh(src, "face.glb")                       # marching cubes of the 
 
 Images at the edges are ``uint8`` RGB ``(H, W, 3)``; the model renders at its source size ``S``
 (128 for ``small``) and frames are upscaled to ``output_size`` with Lanczos. Cameras and their
-supported range: ``export3d.pipeline.views``; expression transfer: ``export3d.pipeline.expression``; video streaming:
-``export3d.pipeline_video``. User-fixable problems raise ``FaceInputError`` (bad or faceless
-images/videos) or ``CheckpointError`` (no model), whose messages are meant for the user.
+supported range: ``pipeline/views.py``; expression transfer: ``pipeline/expression.py``; the jobs (video
+streaming, still, mesh): ``pipeline/jobs.py``; rendering frames: ``pipeline/frames.py``. User-fixable problems
+raise an ``Export3DError`` (``export3d/errors.py``: bad or faceless images/videos, no model), whose messages are
+meant for the user.
 """
 
 from __future__ import annotations
