@@ -72,6 +72,22 @@ class SuperResConfig:
 
 
 @dataclass
+class AppearanceConfig:
+    """Where the output's pixels come from (docs/model.md, "Appearance").
+
+    ``generated``: the paper's design, super-resolution of the rendered features. ``warped``: the decoder also
+    renders a backward deformation and a visibility logit per ray; the portrait crop (at ``output_size``) is
+    warped by the resulting sampling field and a small refiner blends it with the rendered branch.
+    """
+
+    kind: str = "generated"  #: "generated" or "warped" (a config without this section loads as "generated").
+    output_size: int = 256  #: warped: side of the output (the portrait crop is warped at this size).
+    deform_scale: float = 0.15  #: warped: largest backward deformation per axis, world units (tanh-scaled).
+    refiner_channels: int = 32  #: warped: width of the refiner convolutions.
+    visibility_bias: float = 4.0  #: warped: initial visibility logit (the portrait's pixels are trusted first).
+
+
+@dataclass
 class DiscriminatorConfig:
     """EG3D-style dual discriminator (SR image ++ upsampled raw image, 6 channels)."""
 
@@ -88,6 +104,7 @@ class ModelConfig:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     superres: SuperResConfig = field(default_factory=SuperResConfig)
+    appearance: AppearanceConfig = field(default_factory=AppearanceConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
 
     # ---------------------------------------------------------------- presets
@@ -160,6 +177,11 @@ class ModelConfig:
             raise ValueError(f"expression.kind must be 'clebs' or 'direct', got {self.expression.kind!r}")
         if self.expression.num_basis > self.expression.code_dim:
             raise ValueError("num_basis must be <= code_dim for an orthonormal basis")
+        a = self.appearance
+        if a.kind not in ("generated", "warped"):
+            raise ValueError(f"appearance.kind must be 'generated' or 'warped', got {a.kind!r}")
+        if a.kind == "warped" and (a.output_size % 16 or a.output_size < s.output_size):
+            raise ValueError(f"appearance.output_size must be a multiple of 16 and >= {s.output_size}")
         return self
 
     # ----------------------------------------------------------- (de)serialise

@@ -17,6 +17,7 @@ from export3d.rendering.camera import FOCAL, LOOK_AT, RADIUS, orbit_camera, proj
 from export3d.rendering.renderer import RenderSettings, render_triplane
 from export3d.rendering.warp import (
     deformed_points,
+    identity_grid,
     pixels_to_grid,
     source_pixels,
     surface_distance,
@@ -149,3 +150,12 @@ def test_empty_rays_get_the_far_distance():
     assert torch.equal(surface_distance(depth, opacity, 3.3), depth)
     half = surface_distance(torch.tensor([[[[0.5 * 2.8 + 0.5 * 3.3]]]]), torch.tensor([[[[0.5]]]]), 3.3)
     assert half.item() == pytest.approx(2.8)
+
+
+def test_upsampled_identity_field_is_exact_to_the_border():
+    small = identity_grid(8, torch.zeros(1))
+    up = upsample_field(small.expand(2, -1, -1, -1), 64)
+    assert up.shape == (2, 64, 64, 2) and torch.allclose(up, identity_grid(64, torch.zeros(1)).expand(2, -1, -1, -1),
+                                                          atol=1e-6)
+    image = torch.rand(1, 3, 64, 64)
+    assert torch.allclose(warp_image(image, up[:1]), image, atol=1e-5)

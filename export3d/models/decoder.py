@@ -27,6 +27,39 @@ class TriplaneDecoder(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``x (B, N, C)`` -> ``sigma (B, N)``, ``features (B, N, C_out)``."""
         h = F.softplus(self.trunk(x))
-        sigma = F.softplus(self.density(h).squeeze(-1) - 1.0)
-        feats = torch.sigmoid(self.features(h)) * 1.002 - 0.001
-        return sigma, feats
+        return self._sigma(h), self._features(h)
+
+    def _sigma(self, h: torch.Tensor) -> torch.Tensor:
+        return F.softplus(self.density(h).squeeze(-1) - 1.0)
+
+    def _features(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.features(h)) * 1.002 - 0.001
+
+
+class WarpDecoder(TriplaneDecoder):
+    """``TriplaneDecoder`` that also returns, after the ``C_out`` features, per point:
+
+    * channels ``C_out .. C_out+2``: the backward deformation ``delta = deform_scale * tanh(.)`` (world units):
+      ``x + delta`` is the same surface point in the portrait's own expression;
+    * channel ``C_out+3``: a visibility logit (is this point shown by the portrait?), initialised to
+      ``visibility_bias``.
+
+    The renderer composites them like any feature: ``sum_i w_i delta_i`` and ``sum_i w_i logit_i`` per ray.
+    """
+
+    EXTRA = 4  #: channels after the features: deformation (3) and visibility logit (1)
+
+    def __init__(self, in_channels: int, hidden: int, out_channels: int, deform_scale: float,
+                 visibility_bias: float):
+        super().__init__(in_channels, hidden, out_channels)
+        self.deform_scale = deform_scale
+        self.deform = nn.Linear(hidden, 3)
+        self.visibility = nn.Linear(hidden, 1)
+        nn.init.zeros_(self.deform.weight), nn.init.zeros_(self.deform.bias)
+        nn.init.zeros_(self.visibility.weight), nn.init.constant_(self.visibility.bias, visibility_bias)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x (B, N, C)`` -> ``sigma (B, N)``, ``(B, N, C_out + 4)``: features, deformation, visibility logit."""
+        h = F.softplus(self.trunk(x))
+        delta = torch.tanh(self.deform(h)) * self.deform_scale
+        return self._sigma(h), torch.cat([self._features(h), delta, self.visibility(h)], dim=-1)

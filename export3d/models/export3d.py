@@ -1,6 +1,9 @@
-"""The Export3D model: expression encoder + tri-plane generator + decoder + renderer + SR.
+"""The Export3D model: expression encoder + tri-plane generator + decoder + renderer + SR (+ warp).
 
-Image value range everywhere: RGB in [-1, 1], ``(B, 3, H, W)``.
+``appearance.kind == "generated"`` is the paper's model: the output is the super-resolved render.
+``"warped"``: the decoder also renders a backward deformation and a visibility logit, and the output is the
+portrait warped by that field, blended with the super-resolved render (``warped.py``). Image value range
+everywhere: RGB in [-1, 1], ``(B, 3, H, W)``.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ import torch.nn as nn
 
 from ..config import ModelConfig
 from ..rendering.renderer import RenderOutput, RenderSettings, render_triplane
-from .decoder import TriplaneDecoder
+from .decoder import TriplaneDecoder, WarpDecoder
 from .expression import CLeBS, DirectExpression
 from .generator import SourceFeatures, TriplaneGenerator
 from .superres import SuperResolution
+from .warped import WarpedAppearance, WarpOutput, WarpSource
 
 
 @dataclass
@@ -24,6 +28,8 @@ class Export3DOutput:
     image: torch.Tensor  #: (B, 3, H_out, W_out) super-resolved image in [-1, 1].
     raw: RenderOutput  #: raw render at ``render_size`` (rgb, features, depth, opacity).
     planes: torch.Tensor  #: (B, 3, C, P, P) tri-planes.
+    warp: WarpOutput | None = None  #: warped models: the warp's parts (field, visibility, warped portrait).
+    rendered: torch.Tensor | None = None  #: warped models: the rendered branch (B, 3, S, S).
 
 
 class Export3D(nn.Module):
@@ -36,8 +42,14 @@ class Export3D(nn.Module):
         e = cfg.expression
         self.expression = CLeBS(e) if e.kind == "clebs" else DirectExpression(e)
         self.generator = TriplaneGenerator(cfg.generator, e.code_dim)
-        r = cfg.render
-        self.decoder = TriplaneDecoder(cfg.generator.plane_channels, r.decoder_hidden, r.decoder_out)
+        r, a = cfg.render, cfg.appearance
+        self.warped = a.kind == "warped"
+        if self.warped:
+            self.decoder = WarpDecoder(cfg.generator.plane_channels, r.decoder_hidden, r.decoder_out,
+                                       a.deform_scale, a.visibility_bias)
+            self.appearance = WarpedAppearance(cfg)
+        else:
+            self.decoder = TriplaneDecoder(cfg.generator.plane_channels, r.decoder_hidden, r.decoder_out)
         self.superres = SuperResolution(r.decoder_out, cfg.superres.channels)
         self.bf16_cnn = False  #: run the CNNs/transformer under bf16 autocast (set by ``configure_runtime``).
         self.channels_last = False
@@ -86,15 +98,31 @@ class Export3D(nn.Module):
                generator: torch.Generator | None = None) -> tuple[torch.Tensor, RenderOutput]:
         """Volume render + SR: returns the output image ``(B, 3, H_out, W_out)`` and the raw render."""
         raw = render_triplane(planes, self.decoder, camera, self.render_settings(perturb), generator)
+        features = raw.features[:, :self.cfg.render.decoder_out]
         with self._cnn_context(planes.device):
-            image = self.superres(self._layout(raw.features), self._layout(raw.rgb))
+            image = self.superres(self._layout(features), self._layout(raw.rgb))
         return image.float(), raw
 
+    def render_warped(self, planes: torch.Tensor, camera: torch.Tensor, source: WarpSource, perturb: bool = False,
+                      generator: torch.Generator | None = None) -> tuple[WarpOutput, RenderOutput, torch.Tensor]:
+        """Warped models: ``(warp output at O, raw render, rendered branch (B, 3, S, S))`` for cameras ``(B, 25)``."""
+        if not self.warped:
+            raise ValueError("render_warped needs a model with appearance.kind = 'warped'")
+        rendered, raw = self.render(planes, camera, perturb, generator)
+        return self.appearance(raw, rendered, camera, source), raw, rendered
+
     def forward(self, source: torch.Tensor, beta: torch.Tensor, camera: torch.Tensor,
-                perturb: bool = False, generator: torch.Generator | None = None) -> Export3DOutput:
+                perturb: bool = False, generator: torch.Generator | None = None,
+                warp_source: WarpSource | None = None) -> Export3DOutput:
+        """Warped models need ``warp_source`` (the portrait at the output size and its camera)."""
         planes = self.planes(self.encode_source(source), beta)
-        image, raw = self.render(planes, camera, perturb, generator)
-        return Export3DOutput(image=image, raw=raw, planes=planes)
+        if not self.warped:
+            image, raw = self.render(planes, camera, perturb, generator)
+            return Export3DOutput(image=image, raw=raw, planes=planes)
+        if warp_source is None:
+            raise ValueError("a warped model needs warp_source: the portrait at the output size and its camera")
+        warp, raw, rendered = self.render_warped(planes, camera, warp_source, perturb, generator)
+        return Export3DOutput(image=warp.image, raw=raw, planes=planes, warp=warp, rendered=rendered)
 
     def animate_frame(self, src: SourceFeatures, beta: torch.Tensor, camera: torch.Tensor) -> torch.Tensor:
         """One output image per (beta, camera) row for a cached source (inference helper)."""

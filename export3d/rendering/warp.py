@@ -56,12 +56,25 @@ def pixels_to_grid(pixels: torch.Tensor, size: int) -> torch.Tensor:
     return pixels * (2.0 / size) - 1.0
 
 
+def identity_grid(size: int, like: torch.Tensor) -> torch.Tensor:
+    """The field that samples every pixel centre of a ``size``² image from itself: ``(1, size, size, 2)``."""
+    c = (torch.arange(size, device=like.device, dtype=like.dtype) + 0.5) * (2.0 / size) - 1.0
+    y, x = torch.meshgrid(c, c, indexing="ij")
+    return torch.stack([x, y], dim=-1)[None]
+
+
 def upsample_field(grid: torch.Tensor, size: int) -> torch.Tensor:
-    """A smooth sampling field ``(B, R, R, 2)`` -> ``(B, size, size, 2)`` by bilinear interpolation."""
-    if grid.shape[1] == size:
+    """A smooth sampling field ``(B, R, R, 2)`` -> ``(B, size, size, 2)``.
+
+    The offset from the identity field is interpolated bilinearly and the identity at ``size`` added back, so
+    the identity stays exact up to the image border (interpolating the field itself would clamp it there).
+    """
+    r = grid.shape[1]
+    if r == size:
         return grid
-    up = F.interpolate(grid.permute(0, 3, 1, 2), size=(size, size), mode="bilinear", align_corners=False)
-    return up.permute(0, 2, 3, 1)
+    offset = (grid - identity_grid(r, grid)).permute(0, 3, 1, 2)
+    up = F.interpolate(offset, size=(size, size), mode="bilinear", align_corners=False)
+    return up.permute(0, 2, 3, 1) + identity_grid(size, grid)
 
 
 def warp_image(image: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,105 @@
+"""Warped appearance: the output's pixels are the portrait's, moved by a field rendered from the tri-plane.
+
+``WarpedAppearance`` takes the raw render of a ``WarpDecoder`` (features, then the composited backward
+deformation and visibility logit), builds the sampling field into the portrait (``rendering/warp.py``), warps
+the portrait crop at the output size ``O`` and blends it with the rendered branch (the super-resolved
+features, upsampled to ``O``):
+
+    base = v * warped + (1 - v) * rendered,        output = base + refiner(warped, rendered, v, opacity)
+
+with ``v = sigmoid(visibility logit)``. The refiner's last layer starts at zero, so an untrained refiner
+passes ``base`` through. Symbols: docs/conventions.md; design: docs/model.md ("Appearance").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..config import ModelConfig
+from ..rendering.renderer import RenderOutput
+from ..rendering.warp import (
+    deformed_points,
+    pixels_to_grid,
+    source_pixels,
+    surface_distance,
+    surface_points,
+    upsample_field,
+    warp_image,
+)
+from .layers import conv_act
+
+
+@dataclass
+class WarpSource:
+    """What the warp reads from the portrait."""
+
+    image: torch.Tensor  #: (B, 3, O, O) the portrait crop at the output size, in [-1, 1]
+    camera: torch.Tensor  #: (B, 25) the portrait's own camera
+
+
+@dataclass
+class WarpOutput:
+    image: torch.Tensor  #: (B, 3, O, O) in [-1, 1]
+    warped: torch.Tensor  #: (B, 3, O, O) the portrait warped by the field
+    visibility: torch.Tensor  #: (B, 1, O, O) in [0, 1]
+    grid: torch.Tensor  #: (B, R, R, 2) sampling field into the portrait, grid_sample units (align_corners=False)
+
+
+def split_features(raw: RenderOutput, channels: int,
+                   empty_logit: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A ``WarpDecoder`` render's features ``(B, C_out + 4, R, R)`` -> features, deformation ``(B, 3, R, R)``
+    (composited, i.e. weighted by opacity) and the per-ray visibility logit ``(B, 1, R, R)``:
+    ``sum_i w_i logit_i + (1 - opacity) * empty_logit`` (empty space counts as ``empty_logit``, as it counts
+    at ``far`` in the depth)."""
+    f = raw.features
+    logit = f[:, channels + 3:channels + 4] + (1.0 - raw.opacity) * empty_logit
+    return f[:, :channels], f[:, channels:channels + 3], logit
+
+
+class Refiner(nn.Module):
+    """``(warped, rendered, visibility, opacity)`` at ``O`` -> an RGB residual (last conv zero-initialised)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(conv_act(8, channels), conv_act(channels, channels))
+        self.to_rgb = nn.Conv2d(channels, 3, 3, padding=1)
+        nn.init.zeros_(self.to_rgb.weight), nn.init.zeros_(self.to_rgb.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.to_rgb(self.body(x))
+
+
+class WarpedAppearance(nn.Module):
+    """The warp-and-refine head of a ``warped`` Export3D (module docstring)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.channels = cfg.render.decoder_out
+        self.far = cfg.render.far
+        self.output_size = cfg.appearance.output_size
+        self.empty_logit = cfg.appearance.visibility_bias
+        self.refiner = Refiner(cfg.appearance.refiner_channels)
+
+    def field(self, raw: RenderOutput, camera: torch.Tensor, source: WarpSource) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sampling field ``(B, R, R, 2)`` into the portrait and the visibility logit ``(B, 1, R, R)``."""
+        _, deformation, logit = split_features(raw, self.channels, self.empty_logit)
+        points = surface_points(camera, surface_distance(raw.depth, raw.opacity, self.far))
+        points = deformed_points(points, deformation, raw.opacity)
+        size = source.image.shape[-1]
+        return pixels_to_grid(source_pixels(points, source.camera, size), size), logit
+
+    def forward(self, raw: RenderOutput, rendered: torch.Tensor, camera: torch.Tensor,
+                source: WarpSource) -> WarpOutput:
+        """``rendered (B, 3, S, S)``: the rendered branch (super-resolved features) for the same rays."""
+        o = self.output_size
+        grid, logit = self.field(raw, camera, source)
+        warped = warp_image(source.image, upsample_field(grid, o))
+        up = lambda x: F.interpolate(x, size=(o, o), mode="bilinear", align_corners=False)  # noqa: E731
+        v, rendered, opacity = torch.sigmoid(up(logit)), up(rendered), up(raw.opacity)
+        base = v * warped + (1 - v) * rendered
+        image = base + self.refiner(torch.cat([warped, rendered, v, opacity], dim=1))
+        return WarpOutput(image=image, warped=warped, visibility=v, grid=grid)
