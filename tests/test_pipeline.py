@@ -292,8 +292,8 @@ def test_animate_dispatches_an_image_driver(animator, source, tmp_path):
 def test_animate_video_with_depth_and_expression(animator, source, clips, tmp_path, monkeypatch):
     seen = []
     render_frames = animator.frames.frames  # every job renders through the Animator's FrameRenderer
-    monkeypatch.setattr(animator.frames, "frames", lambda f, b, c, depth=False: seen.append(b) or
-                        render_frames(f, b, c, depth))
+    monkeypatch.setattr(animator.frames, "frames", lambda f, b, c, depth=False, warp=None: seen.append(b) or
+                        render_frames(f, b, c, depth, warp))
     res = animator.animate(source, clips["silent"], tmp_path / "out.mp4", depth_path=tmp_path / "depth.mp4",
                            expression=ExpressionSettings(strength=0.0, relative=True), max_seconds=0.55)
     assert is_video(clips["silent"]) and res.depth_path == tmp_path / "depth.mp4"

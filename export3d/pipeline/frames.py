@@ -1,7 +1,9 @@
 """Rendering frames from a cached portrait encoding: the model half of the pipeline, below the jobs.
 
 ``FrameRenderer`` turns ``(features, beta, camera)`` into uint8 frames at the output size, in chunks, and
-the same pass's depth maps; it knows nothing of files, drivers or faces. Symbols: docs/conventions.md.
+the same pass's depth maps; it knows nothing of files, drivers or faces. A warped model (``appearance.kind
+= "warped"``) also needs the portrait at its output size and the portrait's camera (``WarpSource``); its
+frames are then the warped portrait, refined. Symbols: docs/conventions.md.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import torch
 
 from ..models.export3d import Export3D
 from ..models.generator import SourceFeatures
+from ..models.warped import WarpSource
 from ..rendering.renderer import render_triplane
 from .views import depth_to_uint8, resize_gray, resize_square, to_uint8
 
@@ -24,9 +27,15 @@ class FrameRenderer:
         self.model, self.device, self.output_size, self.chunk = model, device, output_size, chunk
 
     @property
+    def model_size(self) -> int:
+        """Side of the model's own output: the warp's output size for warped models, else the SR output size."""
+        cfg = self.model.cfg
+        return cfg.appearance.output_size if self.model.warped else cfg.superres.output_size
+
+    @property
     def out_size(self) -> int:
         """Side of the frames returned: ``output_size``, or the model's own output size when that is None."""
-        return self.output_size or self.model.cfg.superres.output_size
+        return self.output_size or self.model_size
 
     def inputs(self, features: SourceFeatures, beta, camera) -> tuple[SourceFeatures, torch.Tensor, torch.Tensor]:
         """``beta (52,) | (N, 52)`` and ``camera (25,) | (N, 25)`` as ``(N, 52)``, ``(N, 25)`` tensors on the device.
@@ -40,15 +49,20 @@ class FrameRenderer:
             raise ValueError(f"{len(beta)} expressions and {len(camera)} cameras do not match")
         return features, beta.expand(n, -1).to(self.device), camera.expand(n, -1).to(self.device)
 
-    def frames(self, features: SourceFeatures, beta, camera,
-               depth: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-        """``(N, out, out, 3)`` uint8 frames and, if ``depth``, the same pass's depth maps ``(N, out, out)`` uint8."""
+    def frames(self, features: SourceFeatures, beta, camera, depth: bool = False,
+               warp: WarpSource | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(N, out, out, 3)`` uint8 frames and, if ``depth``, the same pass's depth maps ``(N, out, out)`` uint8.
+
+        ``warp`` (batch 1): the portrait at the model's output size and its camera; required by warped models.
+        """
         features, beta, camera = self.inputs(features, beta, camera)
+        if self.model.warped and warp is None:
+            raise ValueError("a warped model renders from the portrait: pass warp (PreparedSource.warp)")
         images, depths = [], []
         with torch.inference_mode():
             for i in range(0, len(beta), self.chunk):
                 planes = self.model.planes(features, beta[i:i + self.chunk])
-                out, raw = self.model.render(planes, camera[i:i + self.chunk])
+                out, raw = self._render(planes, camera[i:i + self.chunk], warp)
                 images.extend(self._resize(to_uint8(out)))
                 if depth:
                     depths.extend(self._depth_frames(raw))
@@ -65,6 +79,14 @@ class FrameRenderer:
                 raw = render_triplane(planes, self.model.decoder, cams, self.model.render_settings())
                 out.extend(self._depth_frames(raw))
         return np.stack(out)
+
+    def _render(self, planes: torch.Tensor, camera: torch.Tensor, warp: WarpSource | None):
+        if warp is None:
+            return self.model.render(planes, camera)
+        n = len(camera)
+        source = WarpSource(warp.image.to(self.device).expand(n, -1, -1, -1), warp.camera.to(self.device).expand(n, -1))
+        out, raw, _ = self.model.render_warped(planes, camera, source)
+        return out.image, raw
 
     def _resize(self, frames: np.ndarray) -> list[np.ndarray]:
         size = self.output_size

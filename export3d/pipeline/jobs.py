@@ -100,7 +100,7 @@ def run_still(frames: FrameRenderer, extractor: FaceExtractor, src: PreparedSour
         if p is not None and p.suffix.lower() not in IMAGE_OUTPUTS:
             raise ValueError(f"the output image must end with {', '.join(IMAGE_OUTPUTS)}; got {p.name}")
     beta, camera, rgb = drive_still(extractor, src, driver, view, expression, driver_face_index)
-    images, depths = frames.frames(src.features, beta, camera, depth=depth_path is not None)
+    images, depths = frames.frames(src.features, beta, camera, depth=depth_path is not None, warp=src.warp)
     image = _side_by_side(rgb, images[0]) if side_by_side else images[0]
     for p, data in zip(paths, (image, None if depths is None else depths[0]), strict=True):
         if p is not None:
@@ -156,7 +156,7 @@ def _stream(frames: FrameRenderer, src: PreparedSource, signals: Iterable[FaceSi
         reference = driver_beta[0] if reference is None else reference
         beta = transfer_expression(driver_beta, src.signals.beta, job.expression, reference)
         cameras = np.stack([view_camera(s.angles, job.view) for s in chunk])
-        images, depths = frames.frames(src.features, beta, cameras, depth=depth is not None)
+        images, depths = frames.frames(src.features, beta, cameras, depth=depth is not None, warp=src.warp)
         for k, (s, image) in enumerate(zip(chunk, images, strict=True)):
             stats.add(s, job.view)
             if depth is not None:

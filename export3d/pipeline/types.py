@@ -10,6 +10,7 @@ import numpy as np
 from ..face.crop import CropTransform
 from ..face.extractor import FaceSignals
 from ..models.generator import SourceFeatures
+from ..models.warped import WarpSource
 
 
 @dataclass
@@ -21,11 +22,15 @@ class PreparedSource:
     transform: CropTransform  #: image <-> crop map (its ``paste_back`` puts S-sized frames back into ``image``)
     signals: FaceSignals  #: the portrait's own expression and pose
     features: SourceFeatures  #: cached ``encode_source`` output, batch 1
+    warp: WarpSource | None = None  #: warped models: the portrait at the model's output size and its camera
 
     def to(self, device) -> PreparedSource:
         """The same portrait with its features on ``device`` (``self`` when they are already there)."""
         features = self.features.to(device)
-        return self if features is self.features else replace(self, features=features)
+        if features is self.features:
+            return self
+        warp = None if self.warp is None else WarpSource(self.warp.image.to(device), self.warp.camera.to(device))
+        return replace(self, features=features, warp=warp)
 
 
 @dataclass
