@@ -47,6 +47,7 @@ class WarpOutput:
     warped: torch.Tensor  #: (B, 3, O, O) the portrait warped by the field
     visibility: torch.Tensor  #: (B, 1, O, O) in [0, 1]
     grid: torch.Tensor  #: (B, R, R, 2) sampling field into the portrait, grid_sample units (align_corners=False)
+    logit: torch.Tensor  #: (B, 1, R, R) per-ray visibility logit
 
 
 def split_features(raw: RenderOutput, channels: int,
@@ -80,7 +81,6 @@ class WarpedAppearance(nn.Module):
         super().__init__()
         self.channels = cfg.render.decoder_out
         self.far = cfg.render.far
-        self.output_size = cfg.appearance.output_size
         self.empty_logit = cfg.appearance.visibility_bias
         self.refiner = Refiner(cfg.appearance.refiner_channels)
 
@@ -94,12 +94,14 @@ class WarpedAppearance(nn.Module):
 
     def forward(self, raw: RenderOutput, rendered: torch.Tensor, camera: torch.Tensor,
                 source: WarpSource) -> WarpOutput:
-        """``rendered (B, 3, S, S)``: the rendered branch (super-resolved features) for the same rays."""
-        o = self.output_size
+        """``rendered (B, 3, S, S)``: the rendered branch (super-resolved features) for the same rays. The output
+        has the size of ``source.image`` (the pipeline prepares it at ``output_size``; training may use the
+        data's size)."""
+        o = source.image.shape[-1]
         grid, logit = self.field(raw, camera, source)
         warped = warp_image(source.image, upsample_field(grid, o))
         up = lambda x: F.interpolate(x, size=(o, o), mode="bilinear", align_corners=False)  # noqa: E731
         v, rendered, opacity = torch.sigmoid(up(logit)), up(rendered), up(raw.opacity)
         base = v * warped + (1 - v) * rendered
         image = base + self.refiner(torch.cat([warped, rendered, v, opacity], dim=1))
-        return WarpOutput(image=image, warped=warped, visibility=v, grid=grid)
+        return WarpOutput(image=image, warped=warped, visibility=v, grid=grid, logit=logit)

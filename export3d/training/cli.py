@@ -1,4 +1,4 @@
-"""``python -m export3d.training prepare|preprocess|stage1|stage2 ...`` (also under ``torchrun`` for DDP).
+"""``python -m export3d.training prepare|preprocess|stage1|stage2|warp ...`` (stage1/2 also under ``torchrun``).
 
     python -m export3d.training prepare DATA                     # beta for every synthetic frame (extractor)
     python -m export3d.training preprocess VIDEOS REAL --shard 0/4   # real videos -> clips (one shard of four)
@@ -6,6 +6,7 @@
     python -m export3d.training stage2 --config small --data DATA --stage1 runs/s1 --out runs/s2 --minutes 100
     python -m export3d.training stage2 --data DATA --real REAL --real-ratio 0.3 ...  # mix real clips in
     torchrun --nproc_per_node 2 -m export3d.training stage2 ...  # multi-GPU / multi-node
+    python -m export3d.training warp --data DATA_V2 --init checkpoints/export3d-small --out runs/warp --minutes 60
 
 Runs resume automatically from the ``--out`` folder (model, optimizers, EMA, step, RNG).
 """
@@ -75,7 +76,10 @@ def main(argv: list[str] | None = None) -> int:
                            help="bf16 autocast for the CNNs (renderer stays fp32); auto = bf16 on CUDA")
             s.add_argument("--image-every", type=int, default=Stage2Config.image_every,
                            help="write an image grid (source | driver | raw | output) every N steps")
+    _add_warp(sub)
     args = p.parse_args(argv)
+    if args.command == "warp":
+        return _warp(args)
     if args.command == "prepare":
         from .data import prepare_synthetic
 
@@ -122,3 +126,52 @@ def main(argv: list[str] | None = None) -> int:
         shutdown(d)
     return 0
 
+
+
+def _add_warp(sub) -> None:
+    from .config import WarpConfig
+
+    s = sub.add_parser("warp", help="train the warped-appearance model (warm start from a generated checkpoint)")
+    s.add_argument("--data", type=Path, default=None,
+                   help="synthetic dataset with correspondences (make-dataset format 2, after `prepare`)")
+    s.add_argument("--real", type=Path, default=None, help="folder of real clips (photometric losses only)")
+    s.add_argument("--real-ratio", type=float, default=WarpConfig.real_ratio, help="share of steps on real clips")
+    s.add_argument("--init", default="checkpoints/export3d-small", help="generated checkpoint to start from")
+    s.add_argument("--output-size", type=int, default=256, help="the warped model's output size at inference")
+    s.add_argument("--max-clips", type=int, default=None, help="load at most this many synthetic clips")
+    s.add_argument("--holdout-clips", type=int, default=20)
+    s.add_argument("--out", type=Path, required=True)
+    s.add_argument("--steps", type=int, default=100_000)
+    s.add_argument("--minutes", type=float, default=60.0)
+    s.add_argument("--checkpoint-minutes", type=float, default=10.0)
+    s.add_argument("--batch", type=int, default=WarpConfig.batch)
+    s.add_argument("--lr", type=float, default=WarpConfig.lr)
+    s.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+
+
+def _warp(args) -> int:
+    from ..runtime import tune_malloc
+    from .config import WarpConfig
+    from .data import RealClips
+    from .stage_warp import train_warp, warm_start
+    from .warp_data import WarpClips
+
+    if args.data is None and args.real is None:
+        print("error: warp needs --data SYNTHETIC_V2 and/or --real REAL_CLIPS", file=sys.stderr)
+        return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    tune_malloc()
+    try:
+        from ..config import AppearanceConfig
+
+        synthetic = WarpClips(args.data, args.holdout_clips, args.max_clips) if args.data is not None else None
+        real = RealClips(args.real, args.holdout_clips) if args.real is not None else None
+        model = warm_start(args.init, AppearanceConfig(kind="warped", output_size=args.output_size))
+        w = replace(WarpConfig(), batch=args.batch, lr=args.lr, real_ratio=args.real_ratio)
+        res = train_warp(model, w, synthetic, real, args.out, args.steps, args.minutes, args.checkpoint_minutes)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(res))
+    return 0

@@ -38,3 +38,22 @@ class Stage2Config:
     seed: int = 0
     log_every: int = 50
     image_every: int = 1000
+
+
+@dataclass
+class WarpConfig:
+    """Training of a warped-appearance model (``appearance.kind = "warped"``) with CLeBS frozen."""
+
+    batch: int = 4
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.9, 0.99)
+    l1: float = 1.0  #: L1 of the output against the driver frame
+    lpips: float = 0.2  #: ST-LPIPS of the output when its weights are installed; 0 otherwise
+    rendered: float = 0.5  #: L1 of the rendered branch (SR output and raw render) against the driver frame
+    field: float = 20.0  #: L1 of the sampling field against the true correspondences, in image widths
+    visibility: float = 0.2  #: binary cross-entropy of the visibility against the true visibility
+    real_ratio: float = 0.0  #: share of steps drawn from real clips (photometric losses only)
+    ema_decay: float = 0.999
+    seed: int = 0
+    log_every: int = 25
+    image_every: int = 500

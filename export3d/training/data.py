@@ -96,7 +96,7 @@ class ClipData:
         """``(..., S, S, 3)`` uint8 -> ``(..., 3, S, S)`` float in [-1, 1]."""
         return frames_uint8.movedim(-1, -3).float() / 127.5 - 1.0
 
-    def _frames_of(self, clips: torch.Tensor, count: int, g: torch.Generator) -> torch.Tensor:
+    def frames_of(self, clips: torch.Tensor, count: int, g: torch.Generator) -> torch.Tensor:
         """``count`` distinct valid frame indices per clip ``(len(clips), count)``."""
         w = self.valid[clips].float() + 1e-9
         return torch.multinomial(w, count, replacement=False, generator=g)
@@ -104,7 +104,7 @@ class ClipData:
     def pairs(self, batch: int, g: torch.Generator, heldout: bool = False) -> Batch:
         pool = self.heldout if heldout else self.train
         clips = pool[torch.randint(len(pool), (batch,), generator=g)]
-        idx = self._frames_of(clips, 2, g)
+        idx = self.frames_of(clips, 2, g)
         s, d = idx[:, 0], idx[:, 1]
         return Batch(self.to_float(self.frames[clips, s]), self.to_float(self.frames[clips, d]),
                      self.beta[clips, d], self.camera[clips, d])
@@ -120,7 +120,7 @@ class ClipData:
             raise ValueError(f"{self.name}: {frames} frames per clip needed, the clips have {self.clip_frames}")
         pool = self.clip_pool(frames, heldout)
         c = pool[torch.randperm(len(pool), generator=g)[:clips]]
-        f = self._frames_of(c, frames, g)
+        f = self.frames_of(c, frames, g)
         return self.to_float(self.frames[c[:, None], f]), self.beta[c[:, None], f]
 
 

@@ -7,7 +7,6 @@ appearance cannot separate them. Reports within-clip retrieval accuracy on held-
 
 from __future__ import annotations
 
-import csv
 import json
 import time
 from dataclasses import asdict
@@ -25,6 +24,7 @@ from ..models.image_encoder import ImageEncoder
 from .config import Stage1Config
 from .data import TrainingData
 from .distributed import Dist, unwrap, wrap
+from .loop import CsvLog
 from .state import has_state, load_state, save_state
 
 EXPRESSION_WEIGHTS = "expression.safetensors"
@@ -77,7 +77,7 @@ def train_stage1(cfg: ModelConfig, s1: Stage1Config, data: TrainingData, out: Pa
     if has_state(out):
         step, _ = load_state(out, {"stage1": model}, {"adam": opt}, {"data": g})
     net = wrap(model, d)
-    log = _Log(out / "stage1_log.csv", d.main, ["step", "loss", "tau", "heldout_retrieval", "chance", "seconds"])
+    log = CsvLog(out / "stage1_log.csv", d.main, ["step", "loss", "tau", "heldout_retrieval", "chance", "seconds"])
     t0, last_ckpt = time.time(), time.time()
     bar = tqdm(total=steps, initial=step, desc="stage1", disable=not d.main)
     while step < steps and time.time() - t0 < minutes * 60:
@@ -112,16 +112,3 @@ def _checkpoint(out: Path, step: int, model: Stage1, opt, g, cfg: ModelConfig, d
     (out / "expression_config.json").write_text(json.dumps(asdict(cfg.expression), indent=2) + "\n")
 
 
-class _Log:
-    """CSV log written by the main process only."""
-
-    def __init__(self, path: Path, enabled: bool, header: list[str]):
-        self.path, self.enabled = path, enabled
-        if enabled and not path.exists():
-            with path.open("w", newline="") as f:
-                csv.writer(f).writerow(header)
-
-    def row(self, *values) -> None:
-        if self.enabled:
-            with self.path.open("a", newline="") as f:
-                csv.writer(f).writerow([f"{v:.6g}" if isinstance(v, float) else v for v in values])

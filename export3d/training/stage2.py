@@ -22,10 +22,11 @@ from ..models.discriminator import DualDiscriminator
 from ..models.export3d import Export3D
 from .config import Stage2Config
 from .data import TrainingData
-from .distributed import Dist, unwrap, wrap
+from .distributed import Dist, wrap
 from .grids import save_grid
+from .loop import CsvLog, apply_hyperparameters, update_ema
 from .losses import discriminator_step, generator_losses, perceptual_loss
-from .stage1 import EXPRESSION_WEIGHTS, _Log
+from .stage1 import EXPRESSION_WEIGHTS
 from .state import has_state, load_state, save_state
 
 
@@ -52,10 +53,10 @@ def train_stage2(cfg: ModelConfig, s2: Stage2Config, data: TrainingData, out: Pa
     step = 0
     if has_state(out):
         step, _ = load_state(out, {"model": model, "ema": ema, "disc": disc}, {"g": opt_g, "d": opt_d}, {"data": g})
-        _apply_hyperparameters(opt_g, s2.lr_g, s2.betas)  # the config wins over the saved ones (schedule changes)
-        _apply_hyperparameters(opt_d, s2.lr_d, s2.betas)
+        apply_hyperparameters(opt_g, s2.lr_g, s2.betas)  # the config wins over the saved ones (schedule changes)
+        apply_hyperparameters(opt_d, s2.lr_d, s2.betas)
     net, dnet = wrap(model, d), wrap(disc, d)
-    log = _Log(out / "stage2_log.csv", d.main, ["step", "loss", "l1", "l1_raw", "lpips", "adv", "d_loss", "seconds"])
+    log = CsvLog(out / "stage2_log.csv", d.main, ["step", "loss", "l1", "l1_raw", "lpips", "adv", "d_loss", "seconds"])
     t0, last = time.time(), time.time()
     bar = tqdm(total=steps, initial=step, desc="stage2", disable=not d.main)
     while step < steps and time.time() - t0 < minutes * 60:
@@ -66,7 +67,7 @@ def train_stage2(cfg: ModelConfig, s2: Stage2Config, data: TrainingData, out: Pa
         total.backward()
         opt_g.step()
         d_loss = discriminator_step(dnet, opt_d, batch, fake.image, fake.raw.rgb, s2, step) if use_adv else 0.0
-        _update_ema(ema, model, min(s2.ema_decay, (1 + step) / (10 + step)))  # warm-up: early EMA follows
+        update_ema(ema, model, min(s2.ema_decay, (1 + step) / (10 + step)))  # warm-up: early EMA follows
         step += 1
         bar.update(1)
         if step % s2.log_every == 0:
@@ -81,20 +82,6 @@ def train_stage2(cfg: ModelConfig, s2: Stage2Config, data: TrainingData, out: Pa
     bar.close()
     _checkpoint(out, step, model, ema, disc, opt_g, opt_d, g, d)
     return {"step": step, "lpips_available": lpips is not None}
-
-
-def _apply_hyperparameters(opt: torch.optim.Optimizer, lr: float, betas: tuple[float, float]) -> None:
-    for group in opt.param_groups:
-        group["lr"], group["betas"] = lr, tuple(betas)
-
-
-@torch.no_grad()
-def _update_ema(ema: Export3D, model: torch.nn.Module, decay: float) -> None:
-    src = unwrap(model)
-    for e, p in zip(ema.parameters(), src.parameters(), strict=True):
-        e.lerp_(p, 1.0 - decay)
-    for e, b in zip(ema.buffers(), src.buffers(), strict=True):
-        e.copy_(b)
 
 
 def _checkpoint(out, step, model, ema, disc, opt_g, opt_d, g, d: Dist) -> None:
