@@ -113,3 +113,22 @@ def test_animator_with_a_warped_model_returns_the_photo_at_its_own_view():
     assert frame.shape == (OUT, OUT, 3) and psnr > 30
     turned = animator.render(src, src.signals.beta, orbit_camera(30.0, 0.0))[0]
     assert np.abs(turned.astype(np.float64) - crop).mean() > 5  # another camera really samples elsewhere
+
+
+def test_empty_space_samples_its_own_pixel_and_solid_space_is_reprojected():
+    """A hand-made raw render: the left half empty, the right half an opaque surface at distance 2.7."""
+    from export3d.models.warped import WarpedAppearance
+    from export3d.rendering.renderer import RenderOutput
+
+    cfg = warped_config()
+    r = 8
+    opacity = torch.zeros(1, 1, r, r)
+    opacity[..., r // 2:] = 1.0
+    depth = torch.where(opacity > 0, torch.tensor(2.7), torch.tensor(cfg.render.far))
+    features = torch.zeros(1, cfg.render.decoder_out + 4, r, r)
+    raw = RenderOutput(rgb=torch.zeros(1, 3, r, r), features=features, depth=depth, opacity=opacity)
+    head = WarpedAppearance(cfg)
+    grid, _ = head.field(raw, orbit_camera(30.0, 0.0), WarpSource(torch.zeros(1, 3, OUT, OUT), orbit_camera(0.0, 0.0)))
+    ident = identity_grid(r, grid)
+    assert torch.allclose(grid[:, :, : r // 2], ident[:, :, : r // 2], atol=1e-6)  # background stays put
+    assert (grid[:, :, r // 2:] - ident[:, :, r // 2:]).abs().amax() > 0.05  # the surface moves with the camera

@@ -23,6 +23,7 @@ from ..config import ModelConfig
 from ..rendering.renderer import RenderOutput
 from ..rendering.warp import (
     deformed_points,
+    identity_grid,
     pixels_to_grid,
     source_pixels,
     surface_distance,
@@ -85,12 +86,18 @@ class WarpedAppearance(nn.Module):
         self.refiner = Refiner(cfg.appearance.refiner_channels)
 
     def field(self, raw: RenderOutput, camera: torch.Tensor, source: WarpSource) -> tuple[torch.Tensor, torch.Tensor]:
-        """Sampling field ``(B, R, R, 2)`` into the portrait and the visibility logit ``(B, 1, R, R)``."""
+        """Sampling field ``(B, R, R, 2)`` into the portrait and the visibility logit ``(B, 1, R, R)``.
+
+        Empty space samples its own pixel (``a * projected + (1 - a) * identity``): the background stays still
+        in the image whatever the head and camera do, as in the synthetic world and in real video.
+        """
         _, deformation, logit = split_features(raw, self.channels, self.empty_logit)
         points = surface_points(camera, surface_distance(raw.depth, raw.opacity, self.far))
         points = deformed_points(points, deformation, raw.opacity)
         size = source.image.shape[-1]
-        return pixels_to_grid(source_pixels(points, source.camera, size), size), logit
+        grid = pixels_to_grid(source_pixels(points, source.camera, size), size)
+        a = raw.opacity.permute(0, 2, 3, 1)
+        return a * grid + (1 - a) * identity_grid(grid.shape[1], grid), logit
 
     def forward(self, raw: RenderOutput, rendered: torch.Tensor, camera: torch.Tensor,
                 source: WarpSource) -> WarpOutput:
