@@ -63,6 +63,25 @@ def test_dataset_shapes_ranges_and_reader(tiny):
 
 
 @needs_data
+def test_dense_fields_load_on_request_and_point_to_the_first_frame(tiny):
+    from export3d.synthetic.dataset import DENSE_KEYS, SyntheticDataset
+    from export3d.synthetic.parts import Part
+
+    _, out = tiny
+    assert not set(DENSE_KEYS) & set(SyntheticDataset(out).arrays)  # the training reader's memory is unchanged
+    a = SyntheticDataset(out, dense=True).arrays
+    assert a["flow"].shape == (3, 4, 32, 32, 2) and a["flow"].dtype == np.float16
+    assert a["visible"].dtype == a["foreground"].dtype == a["part"].dtype == np.uint8
+    assert np.array_equal(a["foreground"], (a["part"] != Part.BACKGROUND).astype(np.uint8))
+    assert a["part"].max() <= max(Part) and (a["foreground"].mean() > 0.2)
+    # frame 0 is the source of its own field: zero flow, everything visible
+    assert np.abs(a["flow"][:, 0].astype(np.float32)).max() < 2e-3 and a["visible"][:, 0].all()
+    # static background: zero flow off the person in every frame
+    bg = a["foreground"] == 0
+    assert np.abs(a["flow"][bg].astype(np.float32)).max() == 0
+
+
+@needs_data
 def test_writer_resumes_and_reproduces_shards(tiny):
     from export3d.synthetic.dataset import DatasetSpec, write_dataset
 
@@ -97,6 +116,11 @@ def test_benchmark_ground_truth(tmp_path):
     assert b["self_frames"].shape == (3, 2, 32, 32, 3)
     yaw, pitch = camera_angles(torch.from_numpy(b["source_camera"]))
     assert (yaw.abs() <= 8.01).all() and (pitch.abs() <= 5.01).all()
+    for prefix in ("self", "cross_gt", "views_gt"):  # dense fields of every ground truth set, to the source frame
+        k = b[f"{prefix}_frames"].shape[1]
+        assert b[f"{prefix}_flow"].shape == (3, k, 32, 32, 2) and b[f"{prefix}_visible"].shape == (3, k, 32, 32)
+        assert b[f"{prefix}_part"].shape == b[f"{prefix}_foreground"].shape == (3, k, 32, 32)
+    assert b["source_part"].shape == (3, 32, 32)
     vy, vp = camera_angles(torch.from_numpy(b["views_camera"][0]))
     assert np.allclose(vy.numpy(), b["views_yaw_pitch"][:, 0], atol=1e-3)
     assert np.allclose(vp.numpy(), b["views_yaw_pitch"][:, 1], atol=1e-3)

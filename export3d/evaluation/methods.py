@@ -5,6 +5,9 @@ A method maps ``(source (S, S, 3) uint8, beta (N, 52), camera (N, 25))`` to pred
 
 * ``copy source``: the source image itself (what a model that learned nothing 3-D would give);
 * ``mean training image``: the per-pixel mean of training frames (the best constant image in L2).
+
+``oracle warp`` is not a ``Method``: it needs the true correspondence field of each target (synthetic
+benchmark only) and is run by ``synthetic_eval`` when the benchmark carries the fields.
 """
 
 from __future__ import annotations
@@ -19,6 +22,15 @@ from ..models.export3d import Export3D
 from .scoring import to_tensor, to_uint8
 
 Method = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+ORACLE_WARP = "oracle warp"
+
+
+def oracle_warp(source: np.ndarray, correspondence: np.ndarray, visible: np.ndarray) -> np.ndarray:
+    """Targets ``(N, S, S, 3)`` uint8: ``source (S, S, 3)`` warped by the true ``correspondence (N, S, S, 2)``
+    (source pixel x, y), with the source pixel where ``visible (N, S, S)`` is 0."""
+    from ..synthetic.warp import oracle_warp as warp_with_fill
+
+    return warp_with_fill(source, correspondence, visible)
 
 
 def model_method(model: Export3D, chunk: int = 16) -> Method:

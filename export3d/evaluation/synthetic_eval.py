@@ -5,6 +5,11 @@ extractor (``ours``); ``ours, true camera`` replaces the extracted camera by the
 separates generator errors from pose-estimation errors. Cross-identity targets are true renders of the
 source person under the driver's expression and camera; novel-view targets are the source expression
 at a yaw x pitch grid (true cameras, the source's own extracted beta).
+
+When the benchmark carries the true correspondence fields (``{self,cross_gt,views_gt}_flow`` and
+``_visible``, benchmark format of ``export3d.synthetic.benchmark``), an ``oracle warp`` row is added to every
+set: the source frame warped by the true field, invisible pixels copied from the source (``methods.oracle_warp``).
+It bounds what a model that warps the source's own pixels can reach on the targets it keeps.
 """
 
 from __future__ import annotations
@@ -15,11 +20,21 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ..synthetic.correspondence import flow_to_coords
 from .analysis import FaceAnalyzer, FaceReadout
-from .methods import Method, cameras_from_angles
+from .methods import ORACLE_WARP, Method, cameras_from_angles, oracle_warp
 from .scoring import mean_scores, score
 
 SETS = ("self", "cross", "views")
+FIELD_PREFIX = {"self": "self", "cross": "cross_gt", "views": "views_gt"}  #: benchmark keys of each set's fields
+
+
+def true_fields(bench: dict[str, np.ndarray], set_name: str, i: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Identity ``i``'s correspondence ``(K, S, S, 2)`` and visibility ``(K, S, S)`` for a set, or None."""
+    prefix = FIELD_PREFIX[set_name]
+    if f"{prefix}_flow" not in bench or f"{prefix}_visible" not in bench:
+        return None
+    return flow_to_coords(bench[f"{prefix}_flow"][i]), bench[f"{prefix}_visible"][i]
 
 
 @dataclass
@@ -62,8 +77,12 @@ class _Collected:
 
 def _drive(methods: dict[str, Method], col: _Collected, source, src_faces: FaceReadout, drivers: np.ndarray,
            targets: np.ndarray | None, true_camera: np.ndarray, analyzer: FaceAnalyzer,
-           driver_faces: FaceReadout | None = None, beta: np.ndarray | None = None) -> None:
-    """Run every method on one identity's drivers; ``targets`` None = the drivers are the targets."""
+           driver_faces: FaceReadout | None = None, beta: np.ndarray | None = None,
+           fields: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+    """Run every method on one identity's drivers; ``targets`` None = the drivers are the targets.
+
+    ``fields``: the true correspondence and visibility of the targets, for the oracle-warp row.
+    """
     faces = driver_faces if driver_faces is not None else analyzer.read(drivers)
     ok = faces.found if beta is None else np.ones(len(drivers), bool)
     col.skipped += int((~ok).sum())
@@ -72,6 +91,8 @@ def _drive(methods: dict[str, Method], col: _Collected, source, src_faces: FaceR
     for name, method in methods.items():
         cam = true_camera[ok] if name.endswith("true camera") else extracted
         col.preds.setdefault(name, []).append(method(source, b, cam))
+    if fields is not None:
+        col.preds.setdefault(ORACLE_WARP, []).append(oracle_warp(source, fields[0][ok], fields[1][ok]))
     col.drivers.append(drivers[ok])
     col.targets.append(drivers[ok] if targets is None else targets[ok])
     col.target_faces.append(faces.rows(ok) if targets is None else analyzer.read(targets[ok]))
@@ -103,14 +124,14 @@ def evaluate_synthetic(bench: dict[str, np.ndarray], methods: dict[str, Method],
                 cols[s].skipped += 1
             continue
         _drive(methods, cols["self"], source, src_faces, bench["self_frames"][i], None,
-               bench["self_camera"][i], analyzer)
+               bench["self_camera"][i], analyzer, fields=true_fields(bench, "self", i))
         _drive(methods, cols["cross"], source, src_faces, bench["cross_frames"][i], bench["cross_gt_frames"][i],
-               bench["cross_camera"][i], analyzer)
+               bench["cross_camera"][i], analyzer, fields=true_fields(bench, "cross", i))
         views = bench["views_gt_frames"][i]
         vfaces = analyzer.read(views)
         beta = np.repeat(src_faces.beta, len(views), 0)
         _drive(view_methods, cols["views"], source, src_faces, views, None, bench["views_camera"][i], analyzer,
-               vfaces, beta=beta)
+               vfaces, beta=beta, fields=true_fields(bench, "views", i))
     results = {s: _score_set(cols[s], analyzer, lpips) for s in SETS if cols[s].targets}
     samples = {f"{s}/{m}": p[0] for s in SETS for m, p in cols[s].preds.items() if p}
     samples.update({f"{s}/target": cols[s].targets[0] for s in SETS if cols[s].targets})

@@ -1,7 +1,7 @@
 """``python -m export3d.synthetic COMMAND``: datasets, the benchmark set, docs images, speed.
 
-Commands: ``make-dataset``, ``make-benchmark``, ``contact-sheet``, ``render-clip``, ``bench``, and ``calibrate`` /
-``measure`` (the face extractor's calibration against synthetic ground truth).
+Commands: ``make-dataset``, ``make-benchmark``, ``contact-sheet``, ``warp-sheet``, ``render-clip``,
+``bench``, and ``calibrate`` / ``measure`` (the face extractor's calibration against synthetic ground truth).
 The ICT-FaceKit file is found through ``EXPORT3D_ICT_FACEKIT`` / ``EXPORT3D_DATA`` (see ``export3d.paths``).
 """
 
@@ -63,6 +63,32 @@ def cmd_contact_sheet(a) -> None:
     print(f"contact sheet of {a.count} identities -> {a.out}")
 
 
+PART_COLOURS = np.array([[0, 0, 0], [230, 180, 150], [60, 120, 255], [200, 30, 60], [120, 70, 20], [240, 220, 90],
+                         [60, 170, 90]], np.uint8)  #: one colour per ``parts.Part``, for pictures
+
+
+def cmd_warp_sheet(a) -> None:
+    from PIL import Image
+
+    from .clips import correspondences, make_clip_spec, render_frames
+    from .correspondence import flow_to_coords
+    from .warp import oracle_warp
+
+    r, rows = _renderer(a.size), []
+    for clip, k in ((0, 20), (1, 30), (2, 40)):
+        spec = make_clip_spec("test", clip, k + 1, a.size, a.seed)
+        prep = r.prepare(spec.person)
+        src, tgt = render_frames(r, prep, spec.motion.expression[[0, k]], spec.cameras[[0, k]], spec.lighting,
+                                 spec.background)
+        f = correspondences([tgt], src, prep.mesh.tris)
+        pred = oracle_warp(src.image, flow_to_coords(f["flow"]), f["visible"])[0]
+        err = np.clip(np.abs(pred.astype(int) - tgt.image) * 4, 0, 255).astype(np.uint8)
+        vis = np.repeat(f["visible"][0, ..., None] * 255, 3, -1).astype(np.uint8)
+        rows.append(np.concatenate([src.image, tgt.image, pred, err, vis, PART_COLOURS[tgt.part]], 1))
+    Image.fromarray(np.concatenate(rows, 0)).save(a.out)
+    print(f"source | target | oracle warp | 4 x error | visible | parts, 3 pairs -> {a.out}")
+
+
 def cmd_render_clip(a) -> None:
     from PIL import Image
 
@@ -122,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--split", choices=["train", "test"], default="train")
     c.set_defaults(func=cmd_contact_sheet)
+    w = sub.add_parser("warp-sheet", help="frame pairs with their true-field warp, visibility and parts (PNG)")
+    w.add_argument("out", type=Path)
+    w.add_argument("--size", type=int, default=128)
+    w.add_argument("--seed", type=int, default=0)
+    w.set_defaults(func=cmd_warp_sheet)
     r = sub.add_parser("render-clip", help="one clip as an animated GIF")
     r.add_argument("out", type=Path)
     r.add_argument("--index", type=int, default=0)

@@ -9,7 +9,7 @@ All colours are linear RGB in [0, 1].
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -45,6 +45,8 @@ class Appearance:
     iris: np.ndarray  #: (3,)
     pupil_radius: float  #: cm
     noise_seed: int
+    shirt: np.ndarray = field(default_factory=lambda: np.full(3, 0.2))  #: (3,) clothes albedo
+    hair_volume: float = 1.0  #: factor on the hair style's shell thickness
 
 
 def sample_appearance(rng: np.random.Generator) -> Appearance:
@@ -62,6 +64,7 @@ def sample_appearance(rng: np.random.Generator) -> Appearance:
         hairline=rng.uniform(5.5, 8.0), beard=float(rng.uniform(0.3, 1.0) if rng.random() < 0.25 else 0.0),
         iris=IRIS_COLOURS[rng.integers(len(IRIS_COLOURS))] * rng.uniform(0.8, 1.2, 3),
         pupil_radius=rng.uniform(0.18, 0.28), noise_seed=int(rng.integers(2**31)),
+        shirt=rng.uniform(0.03, 0.85, 3) ** 1.8, hair_volume=rng.uniform(0.7, 1.4),  # drawn last: old draws unchanged
     )
 
 

@@ -14,10 +14,12 @@ import torch
 
 from ..rendering.camera import LOOK_AT, orbit_camera, roll_camera
 from .appearance import Lighting, sample_background, sample_lighting
+from .correspondence import correspondence
 from .motion import Motion, MotionConfig, sample_motion
 from .scene import Frame, Person, PreparedPerson, SceneRenderer
 
 TEST_SEED_OFFSET = 1_000_000
+FLOW_STEPS = 32  #: stored flows are rounded to 1/32 pixel (exact in float16 up to 64 px)
 SPLITS = ("train", "test")
 
 
@@ -58,25 +60,41 @@ def make_clip_spec(split: str, clip_index: int, num_frames: int, size: int, base
 
 
 def render_frames(renderer: SceneRenderer, prepared: PreparedPerson, expressions: np.ndarray,
-                  cameras: torch.Tensor, lighting: Lighting, background: np.ndarray) -> list[Frame]:
-    return [renderer.render(prepared, e, c, lighting, background) for e, c in zip(expressions, cameras, strict=True)]
+                  cameras: torch.Tensor, lighting: Lighting, background: np.ndarray,
+                  body_camera: torch.Tensor | None = None) -> list[Frame]:
+    """One frame per (expression, camera); ``body_camera`` None = the body stays still while the head turns."""
+    return [renderer.render(prepared, e, c, lighting, background, body_camera)
+            for e, c in zip(expressions, cameras, strict=True)]
 
 
 def stack_frames(frames: list[Frame]) -> dict[str, np.ndarray]:
-    """Frames -> arrays: image (F,S,S,3) u8, mask (F,S,S) u8, landmarks2d (F,68,2), landmarks3d (F,68,3)."""
+    """Frames -> arrays: image (F,S,S,3) u8, mask (F,S,S) u8, landmarks2d (F,68,2), landmarks3d (F,68,3),
+    foreground (F,S,S) u8 0/1 and part (F,S,S) u8 ``parts.Part`` at pixel centres."""
     return {
         "frames": np.stack([f.image for f in frames]),
         "masks": np.stack([(f.mask * 255 + 0.5).astype(np.uint8) for f in frames]),
         "landmarks2d": np.stack([f.landmarks2d for f in frames]),
         "landmarks3d": np.stack([f.landmarks3d for f in frames]),
+        "foreground": np.stack([f.foreground for f in frames]).astype(np.uint8),
+        "part": np.stack([f.part for f in frames]),
     }
+
+
+def correspondences(frames: list[Frame], source: Frame, tris: np.ndarray) -> dict[str, np.ndarray]:
+    """Fields from every frame to ``source``: flow (F,S,S,2) float16, the source pixel (x, y) minus the pixel's
+    own centre rounded to ``1 / FLOW_STEPS`` px, and visible (F,S,S) u8 0/1 (``correspondence.py``; ``tris`` = the
+    person's ``mesh.tris``). The rounding (at most 1/64 px) halves the compressed size of the flow."""
+    fields = [correspondence(f.surface, source.surface, source.vertices, source.camera, tris) for f in frames]
+    flow = np.round(np.stack([c.flow for c in fields]) * FLOW_STEPS) / FLOW_STEPS
+    return {"flow": flow.astype(np.float16),
+            "visible": np.stack([c.visible for c in fields]).astype(np.uint8)}
 
 
 def render_clip(renderer: SceneRenderer, spec: ClipSpec) -> dict[str, np.ndarray]:
     """All arrays of one clip (see ``dataset.py`` for the field list)."""
     prepared = renderer.prepare(spec.person)
     frames = render_frames(renderer, prepared, spec.motion.expression, spec.cameras, spec.lighting, spec.background)
-    out = stack_frames(frames)
+    out = stack_frames(frames) | correspondences(frames, frames[0], prepared.mesh.tris)
     m = spec.motion
     out.update(
         expression=m.expression.astype(np.float32), camera=spec.cameras.numpy().astype(np.float32),

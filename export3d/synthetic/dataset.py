@@ -15,6 +15,13 @@ no pickles). Every shard has ``C`` clips of ``F`` frames at ``S x S``:
 | identity | (C, 100) | float32 | ICT identity coefficients |
 | identity_seed | (C,) | int64 | person seed (train < 1e6 <= test) |
 | clip_index | (C,) | int64 | index of the clip in its split |
+| foreground | (C, F, S, S) | uint8 | 1 where the pixel centre shows the person (head, hair, body) |
+| part | (C, F, S, S) | uint8 | ``parts.Part`` label at the pixel centre (0 background) |
+| flow | (C, F, S, S, 2) | float16 | (x, y) in the clip's **first frame** of the pixel's surface point - pixel centre |
+| visible | (C, F, S, S) | uint8 | 1 where that point is visible in the first frame |
+
+The last four (format 2) are the dense supervision (``DENSE_KEYS``, docs/conventions.md "Correspondence
+fields"); ``SyntheticDataset`` loads them only when asked (``dense=True``), and format-1 folders lack them.
 """
 
 from __future__ import annotations
@@ -29,7 +36,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  #: 2: + foreground, part, flow, visible
+DENSE_KEYS = ("foreground", "part", "flow", "visible")
 
 
 @dataclass
@@ -84,9 +92,11 @@ def write_dataset(spec: DatasetSpec, out: str | Path, workers: int = 2, progress
     out.mkdir(parents=True, exist_ok=True)
     meta_path = out / "dataset.json"
     if meta_path.exists():
-        old = json.loads(meta_path.read_text())["spec"]
-        if old != asdict(spec):
-            raise ValueError(f"{out} holds a different dataset ({old}); choose another folder")
+        old_meta = json.loads(meta_path.read_text())
+        old = old_meta["spec"]
+        if old != asdict(spec) or old_meta.get("format_version", 1) != FORMAT_VERSION:
+            raise ValueError(f"{out} holds a different dataset (format {old_meta.get('format_version', 1)}, {old}); "
+                             "choose another folder")
     meta_path.write_text(json.dumps({"format_version": FORMAT_VERSION, "spec": asdict(spec), "complete": False}))
     todo = [i for i in range(len(spec.shard_ranges())) if not (out / f"shard-{i:05d}.npz").exists()]
     done = spec.clips - sum(e - s for i, (s, e) in enumerate(spec.shard_ranges()) if i in todo)
@@ -110,9 +120,13 @@ def write_dataset(spec: DatasetSpec, out: str | Path, workers: int = 2, progress
 
 
 class SyntheticDataset:
-    """All shards of a dataset folder, loaded into memory (uint8 frames)."""
+    """All shards of a dataset folder, loaded into memory (uint8 frames).
 
-    def __init__(self, folder: str | Path):
+    ``dense=False`` (default) skips the per-pixel supervision (``DENSE_KEYS``: 7 bytes per pixel and frame,
+    more than the frames themselves); ``dense=True`` loads whatever of it the shards carry.
+    """
+
+    def __init__(self, folder: str | Path, dense: bool = False):
         folder = Path(folder)
         meta_path = folder / "dataset.json"
         if not meta_path.exists():
@@ -125,7 +139,8 @@ class SyntheticDataset:
         for path in shards:
             with np.load(path, allow_pickle=False) as z:
                 for k in z.files:
-                    parts.setdefault(k, []).append(z[k])
+                    if dense or k not in DENSE_KEYS:
+                        parts.setdefault(k, []).append(z[k])
         self.arrays = {k: np.concatenate(v) for k, v in parts.items()}
 
     def __len__(self) -> int:

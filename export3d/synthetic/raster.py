@@ -226,17 +226,28 @@ def downsample(image: np.ndarray, factor: int) -> np.ndarray:
     return out
 
 
+@njit(cache=True)
+def _normal_kernel(verts, tris, acc):
+    """Add every triangle's ``(v1-v0) x (v2-v0)`` (float64) to its three corners' rows of ``acc (V, 3)``."""
+    for t in range(tris.shape[0]):
+        i0, i1, i2 = tris[t, 0], tris[t, 1], tris[t, 2]
+        ax, ay, az = verts[i1, 0] - verts[i0, 0], verts[i1, 1] - verts[i0, 1], verts[i1, 2] - verts[i0, 2]
+        bx, by, bz = verts[i2, 0] - verts[i0, 0], verts[i2, 1] - verts[i0, 1], verts[i2, 2] - verts[i0, 2]
+        nx, ny, nz = ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx
+        for i in (i0, i1, i2):
+            acc[i, 0] += nx
+            acc[i, 1] += ny
+            acc[i, 2] += nz
+
+
 def vertex_normals(verts: np.ndarray, tris: np.ndarray) -> np.ndarray:
     """Unit normals ``(V, 3)`` of ``verts (V, 3)``: area-weighted sum of the faces' ``(v1-v0) x (v2-v0)``.
 
     Counter-clockwise triangles (seen from outside) give outward normals. Unused vertices get zero normals.
     """
-    verts = np.asarray(verts, np.float64)
-    tris = np.asarray(tris, np.int64)
-    v0, v1, v2 = verts[tris[:, 0]], verts[tris[:, 1]], verts[tris[:, 2]]
-    face_n = np.cross(v1 - v0, v2 - v0)  # length = 2 * area
-    idx = tris[:, :, None] * 3 + np.arange(3)  # (T, 3 corners, 3 components) into the flat (V * 3,) sum
-    weights = np.broadcast_to(face_n[:, None, :], idx.shape)
-    acc = np.bincount(idx.ravel(), weights=weights.ravel(), minlength=3 * len(verts)).reshape(-1, 3)
-    norm = np.linalg.norm(acc, axis=1, keepdims=True)
+    verts = np.ascontiguousarray(verts, np.float64)
+    tris = np.ascontiguousarray(tris, np.int64)
+    acc = np.zeros((len(verts), 3), np.float64)  # length of a face's cross product = 2 * area
+    _normal_kernel(verts, tris, acc)
+    norm = np.sqrt((acc * acc).sum(1, keepdims=True))
     return (acc / np.maximum(norm, 1e-30)).astype(np.float32)
