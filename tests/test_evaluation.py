@@ -150,7 +150,7 @@ def test_evaluation_command_end_to_end(tiny_benchmark, tmp_path):
     save_pretrained(Export3D(ModelConfig.preset("small")), tmp_path / "ckpt")
     out = tmp_path / "eval"
     code = main(["--checkpoint", str(tmp_path / "ckpt"), "--out", str(out), "--benchmark", str(tiny_benchmark),
-                 "--no-grid", "--no-lpips"])
+                 "--no-grid", "--no-lpips", "--no-real", "--no-controllability"])
     assert code == 0
     report = json.loads((out / "report.json").read_text())
     assert set(report["sets"]) == {"self", "cross", "views"}

@@ -3,9 +3,11 @@
     python -m export3d.evaluation --checkpoint checkpoints/export3d-small --out reports/export3d-small \\
         --benchmark /tmp/synth/benchmark --make-benchmark --train-data /tmp/synth/train_v2
 
-Writes ``report.json``, ``report.md`` and sample sheets (``samples_*.png``) into ``--out``. The
-synthetic benchmark is deterministic (``make-benchmark`` seed 1234), GRID clips are read from the
-shared data folder (``EXPORT3D_DATA``); parts whose data is missing are skipped with a message.
+Writes ``report.json``, ``report.md``, sample sheets (``samples_*.png``) and ``controllability.png`` into
+``--out``. The synthetic benchmark is deterministic (``make-benchmark`` seed 1234), GRID clips and real
+portraits are read from the shared data folder (``EXPORT3D_DATA``); parts whose data is missing are skipped
+with a message. ``real_cross`` and ``controllability`` (``real_cross.py``, ``controllability.py``) run the
+app's own pipeline (``export3d.pipeline.Animator``) on real portraits.
 """
 
 from __future__ import annotations
@@ -40,7 +42,17 @@ def _args(argv):
     p.add_argument("--grid", type=Path, default=None, help="folder of real clips (default: shared GRID clips)")
     p.add_argument("--no-grid", action="store_true")
     p.add_argument("--grid-seconds", type=float, default=None, help="use only the first seconds of each clip")
+    p.add_argument("--grid-stride", type=int, default=2, help="GRID self-reenactment: every n-th frame")
     p.add_argument("--no-lpips", action="store_true")
+    p.add_argument("--portraits", type=Path, default=None,
+                   help="folder of real portraits for real_cross/controllability (default: shared portraits)")
+    p.add_argument("--no-real", action="store_true", help="skip real_cross (real portraits x driver clips)")
+    p.add_argument("--no-controllability", action="store_true")
+    p.add_argument("--real-seconds", type=float, default=2.0, help="real_cross: first seconds of each driver clip")
+    p.add_argument("--real-stride", type=int, default=2, help="real_cross: keep every n-th driver frame")
+    p.add_argument("--sweep-steps", type=int, default=6, help="controllability: input values in [0, 1]")
+    p.add_argument("--sweep-identities", type=int, default=8,
+                   help="controllability: first N synthetic benchmark identities (with --benchmark)")
     return p.parse_args(argv)
 
 
@@ -104,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_grid:
         _run_grid(args, {k: v for k, v in methods.items() if "true camera" not in k}, analyzer, lpips, size, report,
                   model, args.out)
+    if not (args.no_real and args.no_controllability):
+        from .real_sets import run_real_sets
+
+        run_real_sets(args, model, analyzer, bench, report)
     rank = _code_rank(model)
     if args.train_data is not None:
         syn = _leakage_synthetic(args.train_data, model.encode_expression, rank)
@@ -142,10 +158,11 @@ def _run_grid(args, methods, analyzer, lpips, size, report, model, out: Path) ->
         print(f"GRID evaluation skipped: {folder} not found (set EXPORT3D_DATA)")
         return
     clips = load_clips(folder, size, analyzer.extractor, args.grid_seconds)
-    res, samples = evaluate_grid(clips, methods, analyzer, lpips)
+    res, samples = evaluate_grid(clips, methods, analyzer, lpips, self_stride=args.grid_stride)
     n = sum(c["frames"] for c in res["clips"])
     report["sets"]["grid_self"] = {"scores": res["self"], "clips": res["clips"],
-                                   "note": f"{len(clips)} clips, {n} frames ({folder.name}/)."}
+                                   "note": f"{len(clips)} clips, {n} frames ({folder.name}/); every "
+                                           f"{args.grid_stride}. later frame is a target."}
     report["sets"]["grid_cross"] = {"scores": res["cross"], "note": "Every other speaker's clip drives each source "
                                     "(every 5th frame); the two clips of the same man are never paired."}
     if f"self/{OURS}" in samples:

@@ -1,6 +1,6 @@
 """Real talking-head clips (GRID): self-reenactment and cross-identity expression transfer.
 
-* **self**: the first frame of a clip is the source, every later frame drives it and is the target
+* **self**: the first frame of a clip is the source, every ``self_stride``-th later frame drives it and is the target
   (both are the model's input crop of that frame, framed by the extractor as at inference);
 * **cross**: the first frame of clip A driven by every ``cross_stride``-th frame of clip B of another
   speaker; there is no ground truth, so only identity (SFace-CSIM with A) and expression/pose
@@ -68,15 +68,19 @@ def distinct_people(clips: list[ClipData]) -> list[ClipData]:
 
 
 def evaluate_grid(clips: list[ClipData], methods: dict[str, Method], analyzer: FaceAnalyzer, lpips=None,
-                  cross_stride: int = 5, progress: bool = True) -> tuple[dict, dict[str, np.ndarray]]:
-    """``({"self": {method: scores}, "cross": {...}, "clips": [...]}, samples)``."""
+                  cross_stride: int = 5, progress: bool = True,
+                  self_stride: int = 2) -> tuple[dict, dict[str, np.ndarray]]:
+    """``({"self": {method: scores}, "cross": {...}, "clips": [...]}, samples)``.
+
+    Self-reenactment uses every ``self_stride``-th later frame, cross-identity every ``cross_stride``-th.
+    """
     readouts = {c.name: analyzer.read(c.crops) for c in clips}
     self_scores = {m: [] for m in methods}
     cross_scores = {m: [] for m in methods}
     samples: dict[str, np.ndarray] = {}
     for a in tqdm(clips, desc="GRID reenactment", disable=not progress):
         src, src_id = a.crops[0], readouts[a.name].identity[:1]
-        ok = np.flatnonzero(a.valid[1:]) + 1
+        ok = (np.flatnonzero(a.valid[1:]) + 1)[::self_stride]
         ra = readouts[a.name]
         for name, method in methods.items():
             pred = method(src, a.beta[ok], a.camera[ok])
