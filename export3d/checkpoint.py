@@ -1,7 +1,8 @@
-"""Checkpoint folders: ``config.json`` + ``model.safetensors`` (never pickles).
+"""Checkpoint folders: ``config.json`` + ``model.safetensors`` (never pickles): the file format only.
 
-``from_pretrained`` takes a local folder, or a Hugging Face Hub repo id when a
-network is available (``huggingface_hub`` is imported only then).
+``Export3D.from_pretrained`` / ``save_pretrained`` (``models/export3d.py``) use it; ``resolve_checkpoint``
+takes a local folder, or a Hugging Face Hub repo id when a network is available (``huggingface_hub`` is
+imported only then).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from safetensors.torch import load_file, save_file
 
 from .config import ModelConfig
 from .errors import CheckpointError
-from .models.export3d import Export3D
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -36,7 +36,7 @@ def clean_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def save_pretrained(model: Export3D, folder: str | Path, extra: dict | None = None) -> Path:
+def save_pretrained(model: torch.nn.Module, folder: str | Path, extra: dict | None = None) -> Path:
     """Write ``config.json`` and ``model.safetensors`` into ``folder`` (created if needed)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -85,12 +85,9 @@ def resolve_checkpoint(path_or_repo: str | Path, revision: str | None = None) ->
         raise CheckpointError(f"{text} is not a local folder and could not be downloaded from the Hub: {e}") from e
 
 
-def from_pretrained(path_or_repo: str | Path, device: str | torch.device = "cpu",
-                    revision: str | None = None) -> Export3D:
-    """Load an ``Export3D`` in eval mode from a folder or Hub repo id (strict on keys)."""
-    folder = resolve_checkpoint(path_or_repo, revision)
-    model = Export3D(load_config(folder))
-    weights = folder / WEIGHTS_NAME
+def load_weights(model: torch.nn.Module, folder: str | Path) -> torch.nn.Module:
+    """Load ``folder/model.safetensors`` into ``model`` (strict on keys); ``CheckpointError`` when they differ."""
+    weights = Path(folder) / WEIGHTS_NAME
     if not weights.is_file():
         raise CheckpointError(f"no {WEIGHTS_NAME} in {folder}")
     state = clean_state_dict(load_file(str(weights)))
@@ -98,4 +95,4 @@ def from_pretrained(path_or_repo: str | Path, device: str | torch.device = "cpu"
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:
         raise CheckpointError(f"{weights} does not match its config: {e}") from e
-    return model.to(device).eval()
+    return model

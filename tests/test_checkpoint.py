@@ -13,14 +13,9 @@ import torch.nn as nn
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from export3d.checkpoint import (
-    CONFIG_NAME,
-    WEIGHTS_NAME,
-    CheckpointError,
-    clean_state_dict,
-    from_pretrained,
-    save_pretrained,
-)
+from export3d.checkpoint import CONFIG_NAME, WEIGHTS_NAME, clean_state_dict, save_pretrained
+from export3d.errors import CheckpointError
+from export3d.models.export3d import Export3D
 
 
 @pytest.fixture
@@ -70,7 +65,7 @@ def rewrite_weights(folder, edit):
 
 def test_round_trip_gives_identical_weights_and_outputs(model, saved, small_cfg, inputs_factory):
     assert sorted(p.name for p in saved.iterdir()) == [CONFIG_NAME, WEIGHTS_NAME]
-    loaded = from_pretrained(saved)
+    loaded = Export3D.from_pretrained(saved)
     assert not loaded.training
     assert loaded.cfg == model.cfg
     a, b = model.state_dict(), loaded.state_dict()
@@ -84,7 +79,7 @@ def test_round_trip_gives_identical_weights_and_outputs(model, saved, small_cfg,
     assert torch.equal(out_a.raw.depth, out_b.raw.depth)
     assert torch.equal(out_a.planes, out_b.planes)
     # also from a string path
-    assert torch.equal(from_pretrained(str(saved)).generator.ema_planes, model.generator.ema_planes)
+    assert torch.equal(Export3D.from_pretrained(str(saved)).generator.ema_planes, model.generator.ema_planes)
 
 
 def test_config_json_content(saved, model):
@@ -125,7 +120,7 @@ def test_wrapped_models_save_unprefixed_keys(model, tmp_path, attrs):
     folder = save_pretrained(wrapped, tmp_path / "w")
     with safe_open(str(folder / WEIGHTS_NAME), framework="pt") as f:
         assert set(f.keys()) == set(model.state_dict())
-    loaded = from_pretrained(folder)
+    loaded = Export3D.from_pretrained(folder)
     assert torch.equal(loaded.generator.ema_planes, model.generator.ema_planes)
 
 
@@ -149,7 +144,7 @@ def test_prefixed_weights_files_still_load(saved, model):
     rewrite_weights(saved, lambda s: s.update({"module." + k: s.pop(k) for k in list(s)}))
     with safe_open(str(saved / WEIGHTS_NAME), framework="pt") as f:
         assert all(k.startswith("module.") for k in f.keys())
-    loaded = from_pretrained(saved)
+    loaded = Export3D.from_pretrained(saved)
     assert torch.equal(loaded.generator.ema_planes, model.generator.ema_planes)
 
 
@@ -157,28 +152,28 @@ def test_prefixed_weights_files_still_load(saved, model):
 def test_unknown_config_keys_are_rejected(saved):
     rewrite_config(saved, lambda m: m["model"]["generator"].update({"new_knob": 3}))
     with pytest.raises(CheckpointError, match="new_knob"):
-        from_pretrained(saved)
+        Export3D.from_pretrained(saved)
 
 
 def test_unknown_top_level_key_is_rejected(saved):
     rewrite_config(saved, lambda m: m.update({"optimizer": {}}))
     with pytest.raises(CheckpointError):
-        from_pretrained(saved)
+        Export3D.from_pretrained(saved)
 
 
 def test_wrong_format_version_or_bad_json_is_rejected(saved):
     rewrite_config(saved, lambda m: m.update({"format_version": 2}))
     with pytest.raises(CheckpointError):
-        from_pretrained(saved)
+        Export3D.from_pretrained(saved)
     (saved / CONFIG_NAME).write_text("{not json")
     with pytest.raises(CheckpointError):
-        from_pretrained(saved)
+        Export3D.from_pretrained(saved)
 
 
 def test_inconsistent_config_is_rejected(saved):
     rewrite_config(saved, lambda m: m["model"]["generator"].update({"plane_size": 32}))
     with pytest.raises(CheckpointError):
-        from_pretrained(saved)
+        Export3D.from_pretrained(saved)
 
 
 @pytest.mark.parametrize("path", ["does/not/exist/here", "./missing", "missing_dir"])
@@ -186,16 +181,16 @@ def test_missing_local_folder_raises_without_trying_the_hub(path, fake_hub, tmp_
     monkeypatch.chdir(tmp_path)
     _, calls = fake_hub
     with pytest.raises(CheckpointError, match="not found"):
-        from_pretrained(path)
+        Export3D.from_pretrained(path)
     assert calls == []
 
 
 def test_missing_absolute_folder_raises_without_trying_the_hub(fake_hub, tmp_path):
     _, calls = fake_hub
     with pytest.raises(CheckpointError):
-        from_pretrained(tmp_path / "nope")
+        Export3D.from_pretrained(tmp_path / "nope")
     with pytest.raises(CheckpointError):
-        from_pretrained(str(tmp_path / "a" / "b"))
+        Export3D.from_pretrained(str(tmp_path / "a" / "b"))
     assert calls == []
 
 
@@ -203,22 +198,22 @@ def test_incomplete_folders_are_rejected(saved, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(CheckpointError):
-        from_pretrained(empty)
+        Export3D.from_pretrained(empty)
     (saved / WEIGHTS_NAME).unlink()
     with pytest.raises(CheckpointError):
-        from_pretrained(saved)
+        Export3D.from_pretrained(saved)
 
 
 def test_a_file_instead_of_a_folder_is_rejected(saved):
     with pytest.raises(CheckpointError):
-        from_pretrained(saved / CONFIG_NAME)
+        Export3D.from_pretrained(saved / CONFIG_NAME)
 
 
 def test_hub_repo_id_is_downloaded_then_loaded(saved, model, fake_hub, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no local folder called owner/repo
     module, calls = fake_hub
     module.result = saved
-    loaded = from_pretrained("owner/repo", revision="v1")
+    loaded = Export3D.from_pretrained("owner/repo", revision="v1")
     assert len(calls) == 1
     assert calls[0]["repo_id"] == "owner/repo" and calls[0]["revision"] == "v1"
     assert set(calls[0]["allow_patterns"]) == {CONFIG_NAME, WEIGHTS_NAME}
@@ -229,7 +224,7 @@ def test_hub_download_failure_becomes_a_checkpoint_error(fake_hub, tmp_path, mon
     monkeypatch.chdir(tmp_path)
     _, calls = fake_hub
     with pytest.raises(CheckpointError, match="owner/repo"):
-        from_pretrained("owner/repo")
+        Export3D.from_pretrained("owner/repo")
     assert len(calls) == 1
 
 
@@ -239,20 +234,30 @@ def test_local_folder_shaped_like_a_repo_id_is_used_locally(saved, fake_hub, tmp
     saved.rename(local)
     monkeypatch.chdir(tmp_path)
     _, calls = fake_hub
-    from_pretrained("owner/repo")
+    Export3D.from_pretrained("owner/repo")
     assert calls == []
 
 
 def test_missing_weight_key_is_rejected(saved):
     rewrite_weights(saved, lambda s: s.pop("decoder.trunk.weight"))
     with pytest.raises(CheckpointError, match="decoder.trunk.weight"):
-        from_pretrained(saved)
+        Export3D.from_pretrained(saved)
 
 
 def test_unexpected_or_misshaped_weights_are_rejected(saved):
     rewrite_weights(saved, lambda s: s.update({"extra.weight": torch.zeros(2)}))
     with pytest.raises(CheckpointError):
-        from_pretrained(saved)
+        Export3D.from_pretrained(saved)
     rewrite_weights(saved, lambda s: (s.pop("extra.weight"), s.update({"decoder.trunk.bias": torch.zeros(3)})))
     with pytest.raises(CheckpointError):
-        from_pretrained(saved)
+        Export3D.from_pretrained(saved)
+
+
+def test_class_method_instance_method_and_package_function_are_one_path(model, tmp_path):
+    import export3d
+
+    folder = model.save_pretrained(tmp_path / "m", extra={"note": "x"})
+    a, b = Export3D.from_pretrained(folder), export3d.from_pretrained(folder)
+    for (k, va), (_, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert torch.equal(va, vb) and torch.equal(va, model.state_dict()[k]), k
+    assert not a.training and json.loads((folder / CONFIG_NAME).read_text())["extra"] == {"note": "x"}

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from export3d.blendshapes import blendshape_index
-from export3d.checkpoint import from_pretrained
+from export3d.models.export3d import Export3D
 from export3d.rendering.camera import orbit_camera
 
 CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "export3d-small"
@@ -30,7 +30,7 @@ TOL = 2e-4
 def output():
     if not (CHECKPOINT / "model.safetensors").is_file():
         pytest.skip(f"the shipped checkpoint is missing: {CHECKPOINT}")
-    model = from_pretrained(CHECKPOINT).eval()
+    model = Export3D.from_pretrained(CHECKPOINT).eval()
     s = model.cfg.generator.source_size
     yy, xx = torch.meshgrid(torch.linspace(-1, 1, s), torch.linspace(-1, 1, s), indexing="ij")
     source = torch.stack([xx, yy, torch.sin(3 * xx) * torch.cos(2 * yy)])[None] * 0.8

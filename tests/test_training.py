@@ -12,6 +12,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from export3d.config import ModelConfig
+from export3d.models.export3d import Export3D
 from export3d.training.config import Stage1Config, Stage2Config
 from export3d.training.data import BETA_FILE, TrainingData
 from export3d.training.stage1 import EXPRESSION_WEIGHTS, Stage1, train_stage1
@@ -88,13 +89,12 @@ def test_stage1_smoke_writes_weights_and_resumes_exactly(data, tmp_path):
 
 
 def test_stage2_smoke_trains_all_losses_and_resumes_exactly(data, tmp_path):
-    from export3d.checkpoint import from_pretrained
 
     cfg = ModelConfig.small()
     s2 = Stage2Config(batch=2, adv_start=1, log_every=1, r1_interval=2, lpips=0.0)
     res = train_stage2(cfg, s2, data, tmp_path / "a", None, steps=3, minutes=5)
     assert res["step"] == 3
-    model = from_pretrained(tmp_path / "a" / "model")
+    model = Export3D.from_pretrained(tmp_path / "a" / "model")
     assert model.cfg == cfg
     rows = (tmp_path / "a" / "stage2_log.csv").read_text().splitlines()[1:]
     assert len(rows) == 3 and all("nan" not in r for r in rows)
@@ -121,10 +121,9 @@ def test_stage2_keeps_clebs_frozen(data, tmp_path):
     cfg = ModelConfig.small()
     train_stage1(cfg, small_s1(), data, tmp_path / "s1", steps=2, minutes=5)
     train_stage2(cfg, Stage2Config(batch=2, lpips=0.0), data, tmp_path / "s2", tmp_path / "s1", steps=2, minutes=5)
-    from export3d.checkpoint import from_pretrained
 
     s1 = load_file(str(tmp_path / "s1" / EXPRESSION_WEIGHTS))
-    trained = from_pretrained(tmp_path / "s2" / "model").expression.state_dict()
+    trained = Export3D.from_pretrained(tmp_path / "s2" / "model").expression.state_dict()
     assert all(torch.equal(s1[k], trained[k]) for k in s1)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from export3d.checkpoint import from_pretrained, save_pretrained
+from export3d.checkpoint import save_pretrained
 from export3d.config import AppearanceConfig, ModelConfig
 from export3d.models.export3d import Export3D
 from export3d.rendering.camera import orbit_camera
@@ -97,7 +97,7 @@ def small_warped(tmp_path: Path) -> Export3D:
 
 def test_warm_start_copies_every_shared_weight(tmp_path):
     model = small_warped(tmp_path)
-    generated = from_pretrained(tmp_path / "generated")
+    generated = Export3D.from_pretrained(tmp_path / "generated")
     shared = generated.state_dict()
     for k, v in model.state_dict().items():
         if k in shared:
@@ -114,7 +114,7 @@ def test_training_runs_resumes_and_saves_a_loadable_warped_model(data, tmp_path)
     assert res["step"] == 3  # resumed at 2, one more step
     rows = (tmp_path / "run" / "warp_log.csv").read_text().splitlines()
     assert rows[0].startswith("step,loss,l1,rendered,lpips,field,visibility") and len(rows) == 4
-    saved = from_pretrained(tmp_path / "run" / "model")
+    saved = Export3D.from_pretrained(tmp_path / "run" / "model")
     assert saved.warped and saved.cfg.appearance.output_size == S
 
 

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checkpoint import CheckpointError, from_pretrained
+from ..errors import CheckpointError
+from ..models.export3d import Export3D
 from ..paths import grid_clips_dir
 from .analysis import FaceAnalyzer
 from .methods import constant_method, copy_source, mean_image, mean_training_image, model_method
@@ -88,15 +89,19 @@ def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     t0 = time.time()
     try:
-        model = from_pretrained(args.checkpoint).configure_runtime(bf16_cnn=True, channels_last=True)
+        model = Export3D.from_pretrained(args.checkpoint).configure_runtime(bf16_cnn=True, channels_last=True)
     except (CheckpointError, FileNotFoundError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    if model.warped and (args.benchmark is not None or not args.no_grid):
+        print("error: a warped model is evaluated through the app's pipeline only (real_cross, controllability): "
+              "pass --no-grid and no --benchmark", file=sys.stderr)
         return 2
     size = model.cfg.generator.source_size
     analyzer = FaceAnalyzer()
     lpips = None
     if not args.no_lpips:
-        from ..training.stage2 import perceptual_loss
+        from ..training.losses import perceptual_loss
 
         lpips = perceptual_loss()
     report: dict = {"checkpoint": str(args.checkpoint), "command": "`python -m export3d.evaluation "
@@ -107,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     bench = _benchmark(args)
     if bench is not None and mean_img is None:
         mean_img, mean_note = mean_image(bench["source_frames"]), "mean of the benchmark's source images"
-    methods = {OURS: model_method(model), f"{OURS}, true camera": model_method(model), "copy source": copy_source}
+    methods = {} if model.warped else {OURS: model_method(model), f"{OURS}, true camera": model_method(model),
+                                       "copy source": copy_source}
     if mean_img is not None:
         methods["mean training image"] = constant_method(mean_img)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..blendshapes import BETA_DIM
 from ..errors import FaceInputError
 from ..face.extractor import ExtractorSettings, FaceExtractor
 
@@ -52,7 +53,7 @@ class FaceAnalyzer:
     def read(self, images: np.ndarray) -> FaceReadout:
         """Readouts of ``images (N, H, W, 3)``; identical images are read once (the tools are deterministic)."""
         n = len(images)
-        shapes = ((n, 52), (n, 3), (n, NUM_LANDMARKS, 2), (n, EMBED_DIM))
+        shapes = ((n, BETA_DIM), (n, 3), (n, NUM_LANDMARKS, 2), (n, EMBED_DIM))
         out = FaceReadout(*(np.full(s, np.nan, np.float32) for s in shapes))
         seen: dict[bytes, int] = {}
         for i, image in enumerate(images):

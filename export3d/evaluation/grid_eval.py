@@ -19,12 +19,12 @@ from tqdm import tqdm
 
 from ..face.crop import CropTransform
 from ..face.extractor import FaceExtractor
+from ..media.kind import suffix_kind
 from ..media.video import iter_frames
 from .analysis import FaceAnalyzer
 from .methods import Method, cameras_from_angles
 from .scoring import mean_scores, score
 
-VIDEO_SUFFIXES = (".mpg", ".mp4", ".avi", ".mov", ".mkv", ".webm")
 SAME_PERSON = (("pwij3p", "swwp2s"),)  #: GRID clips of the same speaker (see shared/data/README.md)
 
 
@@ -52,7 +52,7 @@ def _same_person(a: str, b: str) -> bool:
 
 def load_clips(folder: str | Path, size: int, extractor: FaceExtractor, max_seconds: float | None = None,
                progress: bool = True) -> list[ClipData]:
-    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+    paths = sorted(p for p in Path(folder).iterdir() if suffix_kind(p) == "video")
     if not paths:
         raise FileNotFoundError(f"no videos in {folder}")
     return [load_clip(p, size, extractor, max_seconds) for p in tqdm(paths, desc="GRID clips", disable=not progress)]

@@ -34,7 +34,11 @@ def oracle_warp(source: np.ndarray, correspondence: np.ndarray, visible: np.ndar
 
 
 def model_method(model: Export3D, chunk: int = 16) -> Method:
-    """Render a cached source under each (beta, camera) row."""
+    """Render a cached source under each (beta, camera) row (the generated design; a warped model is evaluated
+    through the app's pipeline, in the ``real_cross`` and ``controllability`` sets)."""
+    if model.warped:
+        raise ValueError("the synthetic and GRID sets evaluate generated models only; for a warped model pass "
+                         "--no-grid and no --benchmark (real_cross and controllability run it through the pipeline)")
 
     @torch.inference_mode()
     def run(source: np.ndarray, beta: np.ndarray, camera: np.ndarray) -> np.ndarray:

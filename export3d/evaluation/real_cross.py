@@ -28,10 +28,10 @@ from ..errors import FaceInputError
 from ..face.crop import CropTransform
 from ..face.extractor import FaceSignals
 from ..media.image import load_image
+from ..media.kind import suffix_kind
 from ..media.video import iter_frames
 from ..pipeline import Animator, ExpressionSettings, PreparedSource, ViewSettings, transfer_expression
 from .analysis import FaceAnalyzer, FaceReadout
-from .grid_eval import VIDEO_SUFFIXES
 from .landmark_warp import LandmarkWarp
 from .real_figures import collapse, mean_figures, nanmean, pair_figures
 from .scoring import repeat_readout
@@ -100,7 +100,7 @@ def load_portraits(folder: Path | None, astronaut: bool = True) -> tuple[list[Po
 
 def load_drivers(folder: Path, animator: Animator, settings: RealCrossSettings) -> list[Driver]:
     """The first ``settings.seconds`` of every video in ``folder``, tracked as the app tracks, subsampled."""
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+    paths = sorted(p for p in folder.iterdir() if suffix_kind(p) == "video")
     drivers = []
     for path in paths:
         frames = list(iter_frames(path, max_seconds=settings.seconds))

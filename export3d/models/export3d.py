@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from ..checkpoint import load_config, load_weights, resolve_checkpoint, save_pretrained
 from ..config import ModelConfig
 from ..rendering.renderer import RenderOutput, RenderSettings, render_triplane
 from .decoder import TriplaneDecoder, WarpDecoder
@@ -53,6 +54,23 @@ class Export3D(nn.Module):
         self.superres = SuperResolution(r.decoder_out, cfg.superres.channels)
         self.bf16_cnn = False  #: run the CNNs/transformer under bf16 autocast (set by ``configure_runtime``).
         self.channels_last = False
+
+    # ------------------------------------------------------------ checkpoints
+    @classmethod
+    def from_pretrained(cls, path_or_repo, device: str | torch.device = "cpu",
+                        revision: str | None = None) -> "Export3D":
+        """Load a model in eval mode from a checkpoint folder or a Hub repo id (strict on keys).
+
+        Raises ``CheckpointError`` (a user-facing ``Export3DError``) when the folder is missing, incomplete or
+        does not match the code.
+        """
+        folder = resolve_checkpoint(path_or_repo, revision)
+        model = load_weights(cls(load_config(folder)), folder)
+        return model.to(device).eval()
+
+    def save_pretrained(self, folder, extra: dict | None = None):
+        """Write ``config.json`` and ``model.safetensors`` into ``folder`` (created if needed); returns it."""
+        return save_pretrained(self, folder, extra)
 
     # ---------------------------------------------------------------- runtime
     def configure_runtime(self, bf16_cnn: bool = False, channels_last: bool = False) -> "Export3D":

@@ -34,7 +34,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checkpoint import from_pretrained
 from ..errors import CheckpointError
 from ..face.crop import CropTransform
 from ..face.extractor import FaceExtractor, FaceSignals
@@ -83,7 +82,7 @@ class Animator:
         path = default_checkpoint() if path_or_repo is None else path_or_repo
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         try:
-            model = from_pretrained(path, device)
+            model = Export3D.from_pretrained(path, device)
         except CheckpointError as e:
             raise CheckpointError(f"No usable model checkpoint ({e}). {CHECKPOINT_HELP}") from e
         except Exception as e:  # corrupt weights file (safetensors), unreadable folder
