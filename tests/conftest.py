@@ -104,3 +104,30 @@ def user_message(excinfo) -> str:
     msg = str(excinfo.value)
     assert "Traceback" not in msg and "\n" not in msg
     return msg
+
+
+def _ict_reason() -> str:
+    from export3d.paths import ict_facekit_path
+
+    return f"ICT-FaceKit data not found at {ict_facekit_path()} (set EXPORT3D_DATA or EXPORT3D_ICT_FACEKIT)"
+
+
+def have_ict() -> bool:
+    from export3d.paths import ict_facekit_path
+
+    return ict_facekit_path().is_file()
+
+
+#: skip marker for tests that render the synthetic world (they need the shared ICT-FaceKit file)
+needs_ict = pytest.mark.skipif(not have_ict(), reason=_ict_reason())
+
+
+@pytest.fixture(scope="session")
+def renderer():
+    """A 128² ``SceneRenderer`` (supersample 2) of the ICT-FaceKit head, shared by the synthetic-world tests."""
+    if not have_ict():
+        pytest.skip(_ict_reason())
+    from export3d.synthetic.ict_model import ICTFaceModel
+    from export3d.synthetic.scene import SceneRenderer
+
+    return SceneRenderer(ICTFaceModel(), 128, supersample=2)

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import needs_ict
 
 from export3d.evaluation.analysis import FaceReadout
-from export3d.paths import ict_facekit_path
 
-pytestmark = pytest.mark.skipif(
-    not ict_facekit_path().is_file(),
-    reason=f"ICT-FaceKit data not found at {ict_facekit_path()} (set EXPORT3D_DATA or EXPORT3D_ICT_FACEKIT)",
-)
+pytestmark = needs_ict
 
 
 class BlindAnalyzer:

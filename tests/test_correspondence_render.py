@@ -4,23 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import needs_ict
 
-from export3d.paths import ict_facekit_path
 from export3d.synthetic.correspondence import correspondence, pixel_centres
 
-pytestmark = pytest.mark.skipif(
-    not ict_facekit_path().is_file(),
-    reason=f"ICT-FaceKit data not found at {ict_facekit_path()} (set EXPORT3D_DATA or EXPORT3D_ICT_FACEKIT)",
-)
+pytestmark = needs_ict
 SIZE = 128
-
-
-@pytest.fixture(scope="module")
-def renderer():
-    from export3d.synthetic.ict_model import ICTFaceModel
-    from export3d.synthetic.scene import SceneRenderer
-
-    return SceneRenderer(ICTFaceModel(), SIZE, supersample=2)
 
 
 @pytest.fixture(scope="module")

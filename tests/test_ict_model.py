@@ -5,14 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import needs_ict
 
-from export3d.paths import ict_facekit_path
 from export3d.synthetic.ict_model import ICT_TO_WORLD_SCALE, ICTFaceModel, ict_to_world, world_to_ict
 
-pytestmark = pytest.mark.skipif(
-    not ict_facekit_path().is_file(),
-    reason=f"ICT-FaceKit data not found at {ict_facekit_path()} (set EXPORT3D_DATA or EXPORT3D_ICT_FACEKIT)",
-)
+pytestmark = needs_ict
 
 
 @pytest.fixture(scope="module")
