@@ -17,7 +17,7 @@ from export3d.rendering.camera import orbit_camera
 from export3d.training.config import WarpConfig
 from export3d.training.data import BETA_FILE
 from export3d.training.stage_warp import train_warp, warm_start
-from export3d.training.warp_data import SOURCE_FRAME, WarpClips
+from export3d.training.warp_data import FEATURE_WEIGHT, SOURCE_FRAME, WarpClips, feature_weights
 from export3d.training.warp_losses import field_loss, visibility_loss, warp_losses
 
 S, CLIPS, FRAMES, SHIFT = 64, 5, 4, 3.0  #: frame size, clips, frames per clip, driver motion in pixels
@@ -42,6 +42,29 @@ def test_field_loss_is_the_mean_pixel_error_in_image_widths_over_fully_valid_blo
     assert field_loss(grid.expand(2, -1, -1, -1), shifted, valid).item() == pytest.approx(2.0 / S, rel=1e-4)
 
 
+def test_feature_weights_cover_the_mouth_and_eye_boxes():
+    lm = torch.zeros(1, 68, 2)
+    lm[0, 48:68] = torch.tensor([[20.0, 40.0], [30.0, 46.0]]).repeat(10, 1)  # mouth box x 20..30, y 40..46
+    lm[0, 36:48] = torch.tensor([[10.0, 10.0], [14.0, 12.0]]).repeat(6, 1)  # both eyes in x 10..14, y 10..12
+    w = feature_weights(lm, S, margin=0.0)[0]  # boxes grown by 1 pixel only
+    assert w[43, 25] == w[11, 12] == 1 + FEATURE_WEIGHT  # pixel centres (25.5, 43.5) and (12.5, 11.5)
+    assert w[43, 35] == w[30, 25] == w[11, 20] == 1.0
+    # mouth: box x 19..31, y 39..47 holds pixel centres 19.5..30.5 (12 columns) x 39.5..46.5 (8 rows); eyes 6 x 4
+    assert float((w > 1).sum()) == 12 * 8 + 6 * 4
+
+
+def test_weighted_field_loss_counts_weighted_blocks_more():
+    true = centres(S)[None].clone()
+    true[:, : S // 2, :, 0] += 4.0  # the top half is 4 px off, the bottom half exact
+    r = 16
+    grid = (centres(r)[None] / r) * 2 - 1
+    valid = torch.ones(1, S, S, dtype=torch.bool)
+    weight = torch.ones(1, S, S)
+    weight[:, : S // 2] = 3.0
+    assert field_loss(grid, true, valid).item() == pytest.approx(2.0 / S, rel=1e-4)
+    assert field_loss(grid, true, valid, weight).item() == pytest.approx(3 * 4.0 / S / 4, rel=1e-4)
+
+
 def test_visibility_loss_prefers_the_true_visibility():
     visible = torch.zeros(1, S, S, dtype=torch.bool)
     visible[:, :, : S // 2] = True  # left half visible
@@ -64,7 +87,8 @@ def make_v2_dataset(folder: Path) -> Path:
     cams = np.broadcast_to(orbit_camera(0.0, 0.0).numpy(), (CLIPS, FRAMES, 25)).astype(np.float32)
     np.savez(folder / "shard-00000.npz", frames=frames, camera=cams, flow=flow, visible=visible,
              foreground=np.ones_like(visible), part=np.ones_like(visible),
-             expression=np.zeros((CLIPS, FRAMES, 57), np.float32))
+             expression=np.zeros((CLIPS, FRAMES, 57), np.float32),
+             landmarks2d=np.broadcast_to(rng.uniform(16, 48, (68, 2)), (CLIPS, FRAMES, 68, 2)).astype(np.float32))
     (folder / "dataset.json").write_text(json.dumps({"format_version": 2, "spec": {}, "complete": True}))
     np.save(folder / BETA_FILE, rng.random((CLIPS, FRAMES, 52), dtype=np.float32))
     return folder

@@ -28,6 +28,7 @@ class WarpBatch:
     coords: torch.Tensor | None = None  #: (B, S, S, 2) source pixel (x, y) of each target pixel's surface point
     visible: torch.Tensor | None = None  #: (B, S, S) bool: that point is visible in the source
     foreground: torch.Tensor | None = None  #: (B, S, S) bool: the target pixel shows the person
+    weight: torch.Tensor | None = None  #: (B, S, S) float: per-pixel weight of the field loss (``feature_weights``)
 
     def to(self, device: torch.device | str) -> WarpBatch:
         return WarpBatch(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name).to(device)
@@ -57,6 +58,7 @@ class WarpClips(ClipData):
         self.visible = torch.from_numpy(a["visible"]).bool()
         self.foreground = torch.from_numpy(a["foreground"]).bool()
         self.centres = torch.from_numpy(pixel_centres(*a["flow"].shape[2:4]))
+        self.landmarks = torch.from_numpy(a["landmarks2d"]).float()  # (C, F, 68, 2) pixels
         self._split(holdout_clips)
         self.train = self.train[self.valid[self.train, SOURCE_FRAME]]
         self.heldout = self.heldout[self.valid[self.heldout, SOURCE_FRAME]]
@@ -71,7 +73,27 @@ class WarpClips(ClipData):
         return WarpBatch(self.to_float(self.frames[clips, s]), self.to_float(self.frames[clips, d]),
                          self.beta[clips, d], self.camera[clips, d], self.camera[clips, s],
                          self.flow[clips, d].float() + self.centres, self.visible[clips, d],
-                         self.foreground[clips, d])
+                         self.foreground[clips, d], feature_weights(self.landmarks[clips, d], self.frame_size))
+
+
+MOUTH, EYE_RIGHT, EYE_LEFT = slice(48, 68), slice(36, 42), slice(42, 48)  #: 68-point Multi-PIE groups
+FEATURE_WEIGHT = 5.0  #: extra field-loss weight on the mouth and eyes: small regions that carry the expression
+
+
+def feature_weights(landmarks: torch.Tensor, size: int, margin: float = 0.35) -> torch.Tensor:
+    """``(B, S, S)`` weights: ``1 + FEATURE_WEIGHT`` inside the boxes around the mouth and each eye (enlarged by
+    ``margin`` of their size on every side), 1 elsewhere, from 68 landmarks ``(B, 68, 2)`` in pixels."""
+    c = torch.arange(size, dtype=torch.float32) + 0.5
+    out = torch.ones(len(landmarks), size, size)
+    for group in (MOUTH, EYE_RIGHT, EYE_LEFT):
+        pts = landmarks[:, group]
+        lo, hi = pts.amin(1), pts.amax(1)
+        pad = (hi - lo) * margin + 1.0
+        lo, hi = lo - pad, hi + pad
+        inside_x = (c[None, :] >= lo[:, :1]) & (c[None, :] <= hi[:, :1])  # (B, S) columns
+        inside_y = (c[None, :] >= lo[:, 1:]) & (c[None, :] <= hi[:, 1:])  # (B, S) rows
+        out[inside_y[:, :, None] & inside_x[:, None, :]] = 1.0 + FEATURE_WEIGHT
+    return out
 
 
 def photometric_pairs(data: ClipData, batch: int, g: torch.Generator, heldout: bool = False) -> WarpBatch:

@@ -22,15 +22,19 @@ def block_mean(x: torch.Tensor, r: int) -> torch.Tensor:
     return F.adaptive_avg_pool2d(x.permute(0, 3, 1, 2).float(), r).permute(0, 2, 3, 1)
 
 
-def field_loss(grid: torch.Tensor, coords: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """Mean L1 distance, in image widths, between the field ``grid (B, R, R, 2)`` (``grid_sample`` units) and the
-    true source pixels ``coords (B, S, S, 2)`` over blocks where ``valid (B, S, S)`` holds everywhere."""
+def field_loss(grid: torch.Tensor, coords: torch.Tensor, valid: torch.Tensor,
+               weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Weighted mean L1 distance, in image widths, between the field ``grid (B, R, R, 2)`` (``grid_sample`` units)
+    and the true source pixels ``coords (B, S, S, 2)`` over blocks where ``valid (B, S, S)`` holds everywhere;
+    ``weight (B, S, S)`` (block-averaged) weighs the blocks (default 1)."""
     r, s = grid.shape[1], coords.shape[1]
     true = block_mean(coords, r) / s  # image widths
-    ok = block_mean(valid[..., None], r)[..., 0] > 0.999
+    ok = (block_mean(valid[..., None], r)[..., 0] > 0.999).float()
+    if weight is not None:
+        ok = ok * block_mean(weight[..., None], r)[..., 0]
     pred = (grid + 1.0) / 2.0
     err = (pred - true).abs().sum(-1)
-    return (err * ok).sum() / ok.sum().clamp_min(1)
+    return (err * ok).sum() / ok.sum().clamp_min(1e-6)
 
 
 def visibility_loss(logit: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
@@ -50,7 +54,7 @@ def warp_losses(model: Export3D, batch: WarpBatch, w: WarpConfig, lpips) -> tupl
     if lpips is not None and w.lpips > 0:
         terms["lpips"] = lpips(out.image, batch.driver).mean()
     if batch.coords is not None:
-        terms["field"] = field_loss(out.warp.grid, batch.coords, batch.visible & batch.foreground)
+        terms["field"] = field_loss(out.warp.grid, batch.coords, batch.visible & batch.foreground, batch.weight)
         terms["visibility"] = visibility_loss(out.warp.logit, batch.visible)
     weights = {"l1": w.l1, "rendered": w.rendered, "lpips": w.lpips, "field": w.field, "visibility": w.visibility}
     return sum(weights[k] * v for k, v in terms.items()), terms, out
