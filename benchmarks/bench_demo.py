@@ -115,11 +115,11 @@ def bench_animation(anim: Animator, portrait: Path, clip: Path, seconds: float, 
         driver = make_driver(clip, seconds, fps, Path(tmp))
         track, render = Clock(), Clock()
         anim.extractor.track = track.iterate(anim.extractor.track)  # instance attributes shadow the methods
-        anim.render_frames = render.call(anim.render_frames)
+        anim.frames.frames = render.call(anim.frames.frames)  # every job renders through the FrameRenderer
         try:
             res, wall = timed(anim.animate_video, src, driver, Path(tmp) / "out.mp4", max_seconds=None)
         finally:
-            del anim.extractor.track, anim.render_frames
+            del anim.extractor.track, anim.frames.frames
     rest = wall - render.seconds - track.seconds  # the tracker's time includes decoding (it pulls the frames)
     print(f"animation: {seconds:g} s driver at {fps:g} fps ({res.frames} frames, {clip.name} looped; portrait "
           f"already prepared): {wall:.1f} s wall = {res.frames / wall:.1f} frames/s ({seconds / wall:.2f}x real time)")
