@@ -85,6 +85,7 @@ class AppearanceConfig:
     deform_scale: float = 0.15  #: warped: largest backward deformation per axis, world units (tanh-scaled).
     refiner_channels: int = 32  #: warped: width of the refiner convolutions.
     visibility_bias: float = 4.0  #: warped: initial visibility logit (the portrait's pixels are trusted first).
+    deform_from_code: bool = False  #: warped: the deformation head also sees beta' itself, not only the planes.
 
 
 @dataclass

@@ -132,3 +132,32 @@ def test_empty_space_samples_its_own_pixel_and_solid_space_is_reprojected():
     ident = identity_grid(r, grid)
     assert torch.allclose(grid[:, :, : r // 2], ident[:, :, : r // 2], atol=1e-6)  # background stays put
     assert (grid[:, :, r // 2:] - ident[:, :, r // 2:]).abs().amax() > 0.05  # the surface moves with the camera
+
+
+def test_a_code_conditioned_deformation_follows_the_code_and_starts_neutral():
+    """With ``deform_from_code`` the deformation head sees beta' itself: at initialisation it is exactly zero;
+    once its output layer is non-zero, two codes give two deformations of the same points; gradients reach it."""
+    from export3d.models.decoder import WarpDecoder
+
+    torch.manual_seed(0)
+    dec = WarpDecoder(8, 16, 6, deform_scale=0.15, visibility_bias=4.0, code_dim=5)
+    x, codes = torch.randn(2, 10, 8), torch.randn(2, 5)
+    sigma, out = dec(x, codes)
+    assert out.shape == (2, 10, 6 + 4) and torch.equal(out[..., 6:9], torch.zeros(2, 10, 3))
+    assert torch.equal(sigma, dec(x)[0])  # density and features do not see the code
+    torch.nn.init.normal_(dec.deform.weight, std=0.5)
+    same_points = x[:1].expand(2, -1, -1)
+    delta = dec(same_points, codes)[1][..., 6:9]
+    assert (delta[0] - delta[1]).abs().amax() > 1e-3 and delta.abs().amax() <= 0.15
+    delta.sum().backward()
+    assert dec.deform_code.weight.grad.abs().sum() > 0
+
+
+def test_a_warped_model_with_a_code_conditioned_deformation_runs_and_is_neutral_at_first():
+    torch.manual_seed(0)
+    model = Export3D(warped_config(deform_from_code=True)).eval()
+    hi, lo = portrait()
+    cam = orbit_camera(0.0, 0.0)
+    with torch.no_grad():
+        out = model(lo, torch.rand(1, 52), cam, warp_source=WarpSource(hi, cam))
+    assert torch.allclose(out.warp.warped, hi, atol=1e-4)  # own camera, no deformation yet: the portrait

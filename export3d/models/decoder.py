@@ -50,16 +50,21 @@ class WarpDecoder(TriplaneDecoder):
     EXTRA = 4  #: channels after the features: deformation (3) and visibility logit (1)
 
     def __init__(self, in_channels: int, hidden: int, out_channels: int, deform_scale: float,
-                 visibility_bias: float):
+                 visibility_bias: float, code_dim: int = 0):
         super().__init__(in_channels, hidden, out_channels)
         self.deform_scale = deform_scale
+        #: with ``code_dim``: the deformation head also sees the expression code beta' (``forward(x, code)``)
+        self.deform_code = nn.Linear(code_dim, hidden) if code_dim else None
         self.deform = nn.Linear(hidden, 3)
         self.visibility = nn.Linear(hidden, 1)
         nn.init.zeros_(self.deform.weight), nn.init.zeros_(self.deform.bias)
         nn.init.zeros_(self.visibility.weight), nn.init.constant_(self.visibility.bias, visibility_bias)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``x (B, N, C)`` -> ``sigma (B, N)``, ``(B, N, C_out + 4)``: features, deformation, visibility logit."""
-        h = F.softplus(self.trunk(x))
-        delta = torch.tanh(self.deform(h)) * self.deform_scale
+    def forward(self, x: torch.Tensor, code: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x (B, N, C)`` (and ``code (B, d)``, beta', when the head takes it) -> ``sigma (B, N)`` and
+        ``(B, N, C_out + 4)``: features, deformation, visibility logit."""
+        pre = self.trunk(x)
+        h = F.softplus(pre)
+        hd = h if self.deform_code is None or code is None else F.softplus(pre + self.deform_code(code)[:, None])
+        delta = torch.tanh(self.deform(hd)) * self.deform_scale
         return self._sigma(h), torch.cat([self._features(h), delta, self.visibility(h)], dim=-1)

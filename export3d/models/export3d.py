@@ -9,6 +9,7 @@ everywhere: RGB in [-1, 1], ``(B, 3, H, W)``.
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -47,7 +48,7 @@ class Export3D(nn.Module):
         self.warped = a.kind == "warped"
         if self.warped:
             self.decoder = WarpDecoder(cfg.generator.plane_channels, r.decoder_hidden, r.decoder_out,
-                                       a.deform_scale, a.visibility_bias)
+                                       a.deform_scale, a.visibility_bias, e.code_dim if a.deform_from_code else 0)
             self.appearance = WarpedAppearance(cfg)
         else:
             self.decoder = TriplaneDecoder(cfg.generator.plane_channels, r.decoder_hidden, r.decoder_out)
@@ -107,26 +108,33 @@ class Export3D(nn.Module):
         with self._cnn_context(beta.device):
             return self.generator.planes_from_source(src, code).float()
 
+    def deform_code(self, beta: torch.Tensor) -> torch.Tensor | None:
+        """beta' for a deformation head that takes it (``appearance.deform_from_code``), else None."""
+        return self.encode_expression(beta) if self.warped and self.cfg.appearance.deform_from_code else None
+
     def render_settings(self, perturb: bool = False, resolution: int | None = None) -> RenderSettings:
         r = self.cfg.render
         return RenderSettings(resolution or r.render_size, r.num_coarse, r.num_fine, r.near, r.far,
                               r.box_size, perturb)
 
     def render(self, planes: torch.Tensor, camera: torch.Tensor, perturb: bool = False,
-               generator: torch.Generator | None = None) -> tuple[torch.Tensor, RenderOutput]:
+               generator: torch.Generator | None = None, code: torch.Tensor | None = None
+               ) -> tuple[torch.Tensor, RenderOutput]:
         """Volume render + SR: returns the output image ``(B, 3, H_out, W_out)`` and the raw render."""
-        raw = render_triplane(planes, self.decoder, camera, self.render_settings(perturb), generator)
+        decoder = self.decoder if code is None else functools.partial(self.decoder, code=code)
+        raw = render_triplane(planes, decoder, camera, self.render_settings(perturb), generator)
         features = raw.features[:, :self.cfg.render.decoder_out]
         with self._cnn_context(planes.device):
             image = self.superres(self._layout(features), self._layout(raw.rgb))
         return image.float(), raw
 
     def render_warped(self, planes: torch.Tensor, camera: torch.Tensor, source: WarpSource, perturb: bool = False,
-                      generator: torch.Generator | None = None) -> tuple[WarpOutput, RenderOutput, torch.Tensor]:
+                      generator: torch.Generator | None = None, code: torch.Tensor | None = None
+                      ) -> tuple[WarpOutput, RenderOutput, torch.Tensor]:
         """Warped models: ``(warp output at O, raw render, rendered branch (B, 3, S, S))`` for cameras ``(B, 25)``."""
         if not self.warped:
             raise ValueError("render_warped needs a model with appearance.kind = 'warped'")
-        rendered, raw = self.render(planes, camera, perturb, generator)
+        rendered, raw = self.render(planes, camera, perturb, generator, code)
         return self.appearance(raw, rendered, camera, source), raw, rendered
 
     def forward(self, source: torch.Tensor, beta: torch.Tensor, camera: torch.Tensor,
@@ -139,7 +147,8 @@ class Export3D(nn.Module):
             return Export3DOutput(image=image, raw=raw, planes=planes)
         if warp_source is None:
             raise ValueError("a warped model needs warp_source: the portrait at the output size and its camera")
-        warp, raw, rendered = self.render_warped(planes, camera, warp_source, perturb, generator)
+        code = self.deform_code(beta)
+        warp, raw, rendered = self.render_warped(planes, camera, warp_source, perturb, generator, code)
         return Export3DOutput(image=warp.image, raw=raw, planes=planes, warp=warp, rendered=rendered)
 
     def animate_frame(self, src: SourceFeatures, beta: torch.Tensor, camera: torch.Tensor) -> torch.Tensor:

@@ -62,7 +62,7 @@ class FrameRenderer:
         with torch.inference_mode():
             for i in range(0, len(beta), self.chunk):
                 planes = self.model.planes(features, beta[i:i + self.chunk])
-                out, raw = self._render(planes, camera[i:i + self.chunk], warp)
+                out, raw = self._render(planes, camera[i:i + self.chunk], warp, beta[i:i + self.chunk])
                 images.extend(self._resize(to_uint8(out)))
                 if depth:
                     depths.extend(self._depth_frames(raw))
@@ -80,12 +80,12 @@ class FrameRenderer:
                 out.extend(self._depth_frames(raw))
         return np.stack(out)
 
-    def _render(self, planes: torch.Tensor, camera: torch.Tensor, warp: WarpSource | None):
+    def _render(self, planes: torch.Tensor, camera: torch.Tensor, warp: WarpSource | None, beta: torch.Tensor):
         if warp is None:
             return self.model.render(planes, camera)
         n = len(camera)
         source = WarpSource(warp.image.to(self.device).expand(n, -1, -1, -1), warp.camera.to(self.device).expand(n, -1))
-        out, raw, _ = self.model.render_warped(planes, camera, source)
+        out, raw, _ = self.model.render_warped(planes, camera, source, code=self.model.deform_code(beta))
         return out.image, raw
 
     def _resize(self, frames: np.ndarray) -> list[np.ndarray]:

@@ -138,6 +138,8 @@ def _add_warp(sub) -> None:
     s.add_argument("--real-ratio", type=float, default=WarpConfig.real_ratio, help="share of steps on real clips")
     s.add_argument("--init", default="checkpoints/export3d-small", help="generated checkpoint to start from")
     s.add_argument("--output-size", type=int, default=256, help="the warped model's output size at inference")
+    s.add_argument("--deform-from-code", action="store_true",
+                   help="the deformation head also sees the expression code beta' (new heads start neutral)")
     s.add_argument("--max-clips", type=int, default=None, help="load at most this many synthetic clips")
     s.add_argument("--holdout-clips", type=int, default=20)
     s.add_argument("--out", type=Path, required=True)
@@ -167,7 +169,9 @@ def _warp(args) -> int:
 
         synthetic = WarpClips(args.data, args.holdout_clips, args.max_clips) if args.data is not None else None
         real = RealClips(args.real, args.holdout_clips) if args.real is not None else None
-        model = warm_start(args.init, AppearanceConfig(kind="warped", output_size=args.output_size))
+        appearance = AppearanceConfig(kind="warped", output_size=args.output_size,
+                                      deform_from_code=args.deform_from_code)
+        model = warm_start(args.init, appearance)
         w = replace(WarpConfig(), batch=args.batch, lr=args.lr, real_ratio=args.real_ratio)
         res = train_warp(model, w, synthetic, real, args.out, args.steps, args.minutes, args.checkpoint_minutes)
     except (FileNotFoundError, ValueError) as e:
