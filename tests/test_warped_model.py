@@ -161,3 +161,19 @@ def test_a_warped_model_with_a_code_conditioned_deformation_runs_and_is_neutral_
     with torch.no_grad():
         out = model(lo, torch.rand(1, 52), cam, warp_source=WarpSource(hi, cam))
     assert torch.allclose(out.warp.warped, hi, atol=1e-4)  # own camera, no deformation yet: the portrait
+
+
+def test_evaluation_method_of_a_warped_model_needs_and_uses_the_source_camera():
+    from export3d.evaluation.methods import model_method
+
+    torch.manual_seed(0)
+    model = Export3D(warped_config()).eval()
+    source = (np.random.default_rng(0).random((64, 64, 3)) * 255).astype(np.uint8)
+    cam = orbit_camera(10.0, 5.0).numpy()
+    run = model_method(model)
+    with pytest.raises(ValueError, match="source's own camera"):
+        run(source, np.zeros((1, 52)), cam)
+    pred = run(source, np.zeros((2, 52)), np.repeat(cam, 2, 0), source_camera=cam[0])
+    assert pred.shape == (2, 64, 64, 3)  # the crop's own size
+    v = 1 / (1 + math.exp(-model.cfg.appearance.visibility_bias))
+    assert np.abs(pred.astype(float) - source).mean() < (1 - v) * 255 + 1  # own camera: the source, blended

@@ -1,7 +1,8 @@
 """The methods a report compares: the model and two trivial baselines.
 
-A method maps ``(source (S, S, 3) uint8, beta (N, 52), camera (N, 25))`` to predictions
-``(N, S, S, 3)`` uint8. Baselines ignore the driving signals:
+A method maps ``(source (S, S, 3) uint8, beta (N, 52), camera (N, 25), source_camera (25,) | None)`` to
+predictions ``(N, S, S, 3)`` uint8 (the source's own camera is needed by warped models only). Baselines ignore
+the driving signals:
 
 * ``copy source``: the source image itself (what a model that learned nothing 3-D would give);
 * ``mean training image``: the per-pixel mean of training frames (the best constant image in L2).
@@ -21,7 +22,7 @@ from ..face.head_pose import camera_from_angles
 from ..models.export3d import Export3D
 from .scoring import to_tensor, to_uint8
 
-Method = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+Method = Callable[..., np.ndarray]  #: ``(source, beta, camera, source_camera=None) -> predictions``
 ORACLE_WARP = "oracle warp"
 
 
@@ -34,31 +35,44 @@ def oracle_warp(source: np.ndarray, correspondence: np.ndarray, visible: np.ndar
 
 
 def model_method(model: Export3D, chunk: int = 16) -> Method:
-    """Render a cached source under each (beta, camera) row (the generated design; a warped model is evaluated
-    through the app's pipeline, in the ``real_cross`` and ``controllability`` sets)."""
-    if model.warped:
-        raise ValueError("the synthetic and GRID sets evaluate generated models only; for a warped model pass "
-                         "--no-grid and no --benchmark (real_cross and controllability run it through the pipeline)")
+    """Render a cached source under each (beta, camera) row. A warped model warps the source crop itself (the
+    output has the crop's size) and needs the source's own camera, ``source_camera (25,)``."""
 
     @torch.inference_mode()
-    def run(source: np.ndarray, beta: np.ndarray, camera: np.ndarray) -> np.ndarray:
+    def run(source: np.ndarray, beta: np.ndarray, camera: np.ndarray, source_camera=None) -> np.ndarray:
         dev = next(model.parameters()).device
-        feats = model.encode_source(to_tensor(source[None]).to(dev))
+        image = to_tensor(source[None]).to(dev)
+        feats = model.encode_source(image)
         b = torch.as_tensor(beta, dtype=torch.float32, device=dev)
         c = torch.as_tensor(camera, dtype=torch.float32, device=dev)
-        outs = [to_uint8(model.animate_frame(feats.expand(len(b[i:i + chunk])), b[i:i + chunk], c[i:i + chunk]))
+        outs = [to_uint8(_frames(model, feats, image, source_camera, b[i:i + chunk], c[i:i + chunk]))
                 for i in range(0, len(b), chunk)]
         return np.concatenate(outs) if outs else np.zeros((0, *source.shape), np.uint8)
 
     return run
 
 
-def copy_source(source: np.ndarray, beta: np.ndarray, camera: np.ndarray) -> np.ndarray:
+def _frames(model: Export3D, feats, image: torch.Tensor, source_camera, beta: torch.Tensor,
+            camera: torch.Tensor) -> torch.Tensor:
+    if not model.warped:
+        return model.animate_frame(feats.expand(len(beta)), beta, camera)
+    if source_camera is None:
+        raise ValueError("a warped model needs the source's own camera (this set does not give it)")
+    from ..models.warped import WarpSource
+
+    cam = torch.as_tensor(np.asarray(source_camera, np.float32), device=image.device)[None]
+    planes = model.planes(feats.expand(len(beta)), beta)
+    out, _, _ = model.render_warped(planes, camera, WarpSource(image, cam).expand(len(beta)),
+                                    code=model.deform_code(beta))
+    return out.image
+
+
+def copy_source(source: np.ndarray, beta: np.ndarray, camera: np.ndarray, source_camera=None) -> np.ndarray:
     return np.repeat(source[None], len(beta), axis=0)
 
 
 def constant_method(image: np.ndarray) -> Method:
-    def run(source: np.ndarray, beta: np.ndarray, camera: np.ndarray) -> np.ndarray:
+    def run(source: np.ndarray, beta: np.ndarray, camera: np.ndarray, source_camera=None) -> np.ndarray:
         return np.repeat(image[None], len(beta), axis=0)
 
     return run

@@ -41,6 +41,11 @@ class WarpSource:
     image: torch.Tensor  #: (B, 3, O, O) the portrait crop at the output size, in [-1, 1]
     camera: torch.Tensor  #: (B, 25) the portrait's own camera
 
+    def expand(self, n: int, device=None) -> WarpSource:
+        """A batch-1 source broadcast to ``n`` rows (on ``device`` when given)."""
+        image, camera = (self.image, self.camera) if device is None else (self.image.to(device), self.camera.to(device))
+        return WarpSource(image.expand(n, -1, -1, -1), camera.expand(n, -1))
+
 
 @dataclass
 class WarpOutput:

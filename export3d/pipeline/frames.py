@@ -83,8 +83,7 @@ class FrameRenderer:
     def _render(self, planes: torch.Tensor, camera: torch.Tensor, warp: WarpSource | None, beta: torch.Tensor):
         if warp is None:
             return self.model.render(planes, camera)
-        n = len(camera)
-        source = WarpSource(warp.image.to(self.device).expand(n, -1, -1, -1), warp.camera.to(self.device).expand(n, -1))
+        source = warp.expand(len(camera), self.device)
         out, raw, _ = self.model.render_warped(planes, camera, source, code=self.model.deform_code(beta))
         return out.image, raw
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 from tqdm import tqdm
 
 from ..checkpoint import load_config, resolve_checkpoint, save_pretrained
@@ -37,8 +38,6 @@ def warm_start(init: str | Path, appearance: AppearanceConfig) -> Export3D:
     folder = resolve_checkpoint(init)
     cfg = dataclasses.replace(load_config(folder), appearance=appearance).validate()
     model = Export3D(cfg)
-    from safetensors.torch import load_file
-
     state = load_file(str(folder / "model.safetensors"))
     missing, unexpected = model.load_state_dict(state, strict=False)
     new = {k for k in missing if k.startswith(("decoder.deform", "decoder.visibility", "appearance."))}
