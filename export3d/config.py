@@ -86,6 +86,8 @@ class AppearanceConfig:
     refiner_channels: int = 32  #: warped: width of the refiner convolutions.
     visibility_bias: float = 4.0  #: warped: initial visibility logit (the portrait's pixels are trusted first).
     deform_from_code: bool = False  #: warped: the deformation head also sees beta' itself, not only the planes.
+    expression_field: bool = False  #: warped: add the expression field (``models/expression_field.py``), which
+    #: moves the surface point by the difference between the driven expression and the portrait's own.
 
 
 @dataclass

@@ -83,7 +83,7 @@ def evaluate_grid(clips: list[ClipData], methods: dict[str, Method], analyzer: F
         ok = (np.flatnonzero(a.valid[1:]) + 1)[::self_stride]
         ra = readouts[a.name]
         for name, method in methods.items():
-            pred = method(src, a.beta[ok], a.camera[ok], source_camera=a.camera[0])
+            pred = method(src, a.beta[ok], a.camera[ok], source_camera=a.camera[0], source_beta=a.beta[0])
             self_scores[name].append(score(pred, a.crops[ok], analyzer.read(pred), ra.rows(ok), ra.rows(ok),
                                            np.repeat(src_id, len(ok), 0), lpips))
             if a is clips[0]:
@@ -96,7 +96,7 @@ def evaluate_grid(clips: list[ClipData], methods: dict[str, Method], analyzer: F
             idx = np.flatnonzero(b.valid)[::cross_stride]
             rb = readouts[b.name]
             for name, method in methods.items():
-                pred = method(src, b.beta[idx], b.camera[idx], source_camera=a.camera[0])
+                pred = method(src, b.beta[idx], b.camera[idx], source_camera=a.camera[0], source_beta=a.beta[0])
                 s = score(pred, b.crops[idx], analyzer.read(pred), rb.rows(idx), rb.rows(idx),
                           np.repeat(src_id, len(idx), 0), None)
                 cross_scores[name].append({k: s[k] for k in ("SFace-CSIM", "AED", "APD", "face found")})

@@ -1,7 +1,8 @@
 """The methods a report compares: the model and two trivial baselines.
 
-A method maps ``(source (S, S, 3) uint8, beta (N, 52), camera (N, 25), source_camera (25,) | None)`` to
-predictions ``(N, S, S, 3)`` uint8 (the source's own camera is needed by warped models only). Baselines ignore
+A method maps ``(source (S, S, 3) uint8, beta (N, 52), camera (N, 25), source_camera (25,) | None,
+source_beta (52,) | None)`` to predictions ``(N, S, S, 3)`` uint8 (the source's own camera is needed by warped
+models only, its own expression by those with an expression field). Baselines ignore
 the driving signals:
 
 * ``copy source``: the source image itself (what a model that learned nothing 3-D would give);
@@ -22,7 +23,7 @@ from ..face.head_pose import camera_from_angles
 from ..models.export3d import Export3D
 from .scoring import to_tensor, to_uint8
 
-Method = Callable[..., np.ndarray]  #: ``(source, beta, camera, source_camera=None) -> predictions``
+Method = Callable[..., np.ndarray]  #: ``(source, beta, camera, source_camera=None, source_beta=None) -> predictions``
 ORACLE_WARP = "oracle warp"
 
 
@@ -39,40 +40,45 @@ def model_method(model: Export3D, chunk: int = 16) -> Method:
     output has the crop's size) and needs the source's own camera, ``source_camera (25,)``."""
 
     @torch.inference_mode()
-    def run(source: np.ndarray, beta: np.ndarray, camera: np.ndarray, source_camera=None) -> np.ndarray:
+    def run(source: np.ndarray, beta: np.ndarray, camera: np.ndarray, source_camera=None,
+            source_beta=None) -> np.ndarray:
         dev = next(model.parameters()).device
         image = to_tensor(source[None]).to(dev)
         feats = model.encode_source(image)
         b = torch.as_tensor(beta, dtype=torch.float32, device=dev)
         c = torch.as_tensor(camera, dtype=torch.float32, device=dev)
-        outs = [to_uint8(_frames(model, feats, image, source_camera, b[i:i + chunk], c[i:i + chunk]))
+        outs = [to_uint8(_frames(model, feats, image, (source_camera, source_beta), b[i:i + chunk], c[i:i + chunk]))
                 for i in range(0, len(b), chunk)]
         return np.concatenate(outs) if outs else np.zeros((0, *source.shape), np.uint8)
 
     return run
 
 
-def _frames(model: Export3D, feats, image: torch.Tensor, source_camera, beta: torch.Tensor,
+def _frames(model: Export3D, feats, image: torch.Tensor, own: tuple, beta: torch.Tensor,
             camera: torch.Tensor) -> torch.Tensor:
+    """``own``: the source's own camera and expression (either may be None)."""
+    source_camera, source_beta = own
     if not model.warped:
         return model.animate_frame(feats.expand(len(beta)), beta, camera)
     if source_camera is None:
         raise ValueError("a warped model needs the source's own camera (this set does not give it)")
     from ..models.warped import WarpSource
 
-    cam = torch.as_tensor(np.asarray(source_camera, np.float32), device=image.device)[None]
+    row = lambda x: None if x is None else torch.as_tensor(np.asarray(x, np.float32), device=image.device)[None]  # noqa: E731
     planes = model.planes(feats.expand(len(beta)), beta)
-    out, _, _ = model.render_warped(planes, camera, WarpSource(image, cam).expand(len(beta)),
-                                    code=model.deform_code(beta))
+    source = WarpSource(image, row(source_camera), row(source_beta)).expand(len(beta))
+    out, _, _ = model.render_warped(planes, camera, source, beta)
     return out.image
 
 
-def copy_source(source: np.ndarray, beta: np.ndarray, camera: np.ndarray, source_camera=None) -> np.ndarray:
+def copy_source(source: np.ndarray, beta: np.ndarray, camera: np.ndarray, source_camera=None,
+            source_beta=None) -> np.ndarray:
     return np.repeat(source[None], len(beta), axis=0)
 
 
 def constant_method(image: np.ndarray) -> Method:
-    def run(source: np.ndarray, beta: np.ndarray, camera: np.ndarray, source_camera=None) -> np.ndarray:
+    def run(source: np.ndarray, beta: np.ndarray, camera: np.ndarray, source_camera=None,
+            source_beta=None) -> np.ndarray:
         return np.repeat(image[None], len(beta), axis=0)
 
     return run

@@ -128,14 +128,15 @@ class Export3D(nn.Module):
             image = self.superres(self._layout(features), self._layout(raw.rgb))
         return image.float(), raw
 
-    def render_warped(self, planes: torch.Tensor, camera: torch.Tensor, source: WarpSource, perturb: bool = False,
-                      generator: torch.Generator | None = None, code: torch.Tensor | None = None
+    def render_warped(self, planes: torch.Tensor, camera: torch.Tensor, source: WarpSource, beta: torch.Tensor,
+                      perturb: bool = False, generator: torch.Generator | None = None
                       ) -> tuple[WarpOutput, RenderOutput, torch.Tensor]:
-        """Warped models: ``(warp output at O, raw render, rendered branch (B, 3, S, S))`` for cameras ``(B, 25)``."""
+        """Warped models: ``(warp output at O, raw render, rendered branch (B, 3, S, S))`` for the planes of
+        expressions ``beta (B, 52)`` seen by cameras ``(B, 25)``."""
         if not self.warped:
             raise ValueError("render_warped needs a model with appearance.kind = 'warped'")
-        rendered, raw = self.render(planes, camera, perturb, generator, code)
-        return self.appearance(raw, rendered, camera, source), raw, rendered
+        rendered, raw = self.render(planes, camera, perturb, generator, self.deform_code(beta))
+        return self.appearance(raw, rendered, camera, source, beta), raw, rendered
 
     def forward(self, source: torch.Tensor, beta: torch.Tensor, camera: torch.Tensor,
                 perturb: bool = False, generator: torch.Generator | None = None,
@@ -147,8 +148,7 @@ class Export3D(nn.Module):
             return Export3DOutput(image=image, raw=raw, planes=planes)
         if warp_source is None:
             raise ValueError("a warped model needs warp_source: the portrait at the output size and its camera")
-        code = self.deform_code(beta)
-        warp, raw, rendered = self.render_warped(planes, camera, warp_source, perturb, generator, code)
+        warp, raw, rendered = self.render_warped(planes, camera, warp_source, beta, perturb, generator)
         return Export3DOutput(image=warp.image, raw=raw, planes=planes, warp=warp, rendered=rendered)
 
     def animate_frame(self, src: SourceFeatures, beta: torch.Tensor, camera: torch.Tensor) -> torch.Tensor:

@@ -31,6 +31,7 @@ from ..rendering.warp import (
     upsample_field,
     warp_image,
 )
+from .expression_field import ExpressionField
 from .layers import conv_act
 
 
@@ -40,11 +41,17 @@ class WarpSource:
 
     image: torch.Tensor  #: (B, 3, O, O) the portrait crop at the output size, in [-1, 1]
     camera: torch.Tensor  #: (B, 25) the portrait's own camera
+    beta: torch.Tensor | None = None  #: (B, 52) the portrait's own expression (models with an expression field)
+
+    def to(self, device) -> WarpSource:
+        return WarpSource(self.image.to(device), self.camera.to(device),
+                          None if self.beta is None else self.beta.to(device))
 
     def expand(self, n: int, device=None) -> WarpSource:
         """A batch-1 source broadcast to ``n`` rows (on ``device`` when given)."""
-        image, camera = (self.image, self.camera) if device is None else (self.image.to(device), self.camera.to(device))
-        return WarpSource(image.expand(n, -1, -1, -1), camera.expand(n, -1))
+        s = self if device is None else self.to(device)
+        beta = None if s.beta is None else s.beta.expand(n, -1)
+        return WarpSource(s.image.expand(n, -1, -1, -1), s.camera.expand(n, -1), beta)
 
 
 @dataclass
@@ -89,28 +96,37 @@ class WarpedAppearance(nn.Module):
         self.far = cfg.render.far
         self.empty_logit = cfg.appearance.visibility_bias
         self.refiner = Refiner(cfg.appearance.refiner_channels)
+        self.expression_field = ExpressionField(cfg.expression.beta_dim) if cfg.appearance.expression_field else None
 
-    def field(self, raw: RenderOutput, camera: torch.Tensor, source: WarpSource) -> tuple[torch.Tensor, torch.Tensor]:
-        """Sampling field ``(B, R, R, 2)`` into the portrait and the visibility logit ``(B, 1, R, R)``.
+    def field(self, raw: RenderOutput, camera: torch.Tensor, source: WarpSource,
+              beta: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sampling field ``(B, R, R, 2)`` into the portrait and the visibility logit ``(B, 1, R, R)``;
+        ``beta (B, 52)``, the driven expression, is needed (with ``source.beta``) by an expression field.
 
         Empty space samples its own pixel (``a * projected + (1 - a) * identity``): the background stays still
         in the image whatever the head and camera do, as in the synthetic world and in real video.
         """
         _, deformation, logit = split_features(raw, self.channels, self.empty_logit)
-        points = surface_points(camera, surface_distance(raw.depth, raw.opacity, self.far))
-        points = deformed_points(points, deformation, raw.opacity)
+        surface = surface_points(camera, surface_distance(raw.depth, raw.opacity, self.far))
+        points = deformed_points(surface, deformation, raw.opacity)
+        if self.expression_field is not None:
+            if beta is None or source.beta is None:
+                raise ValueError("this model's expression field needs the driven beta and the portrait's own "
+                                 "(WarpSource.beta)")
+            delta, extra = self.expression_field(surface, beta, source.beta)
+            points, logit = points + delta, logit + extra
         size = source.image.shape[-1]
         grid = pixels_to_grid(source_pixels(points, source.camera, size), size)
         a = raw.opacity.permute(0, 2, 3, 1)
         return a * grid + (1 - a) * identity_grid(grid.shape[1], grid), logit
 
     def forward(self, raw: RenderOutput, rendered: torch.Tensor, camera: torch.Tensor,
-                source: WarpSource) -> WarpOutput:
+                source: WarpSource, beta: torch.Tensor | None = None) -> WarpOutput:
         """``rendered (B, 3, S, S)``: the rendered branch (super-resolved features) for the same rays. The output
         has the size of ``source.image`` (the pipeline prepares it at ``output_size``; training may use the
         data's size)."""
         o = source.image.shape[-1]
-        grid, logit = self.field(raw, camera, source)
+        grid, logit = self.field(raw, camera, source, beta)
         warped = warp_image(source.image, upsample_field(grid, o))
         up = lambda x: F.interpolate(x, size=(o, o), mode="bilinear", align_corners=False)  # noqa: E731
         v, rendered, opacity = torch.sigmoid(up(logit)), up(rendered), up(raw.opacity)

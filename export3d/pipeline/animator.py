@@ -166,7 +166,8 @@ class Animator:
             return None
         hi = CropTransform(signals.box, self.frames.model_size).warp(rgb)
         image = torch.from_numpy(hi).to(self.device).permute(2, 0, 1)[None].float() / 127.5 - 1
-        return WarpSource(image, torch.from_numpy(np.asarray(signals.camera, np.float32))[None].to(self.device))
+        as_row = lambda x: torch.from_numpy(np.asarray(x, np.float32))[None].to(self.device)  # noqa: E731
+        return WarpSource(image, as_row(signals.camera), as_row(signals.beta))
 
     def as_prepared(self, src: PreparedSource | ImageSource) -> PreparedSource:
         """``src`` itself when already prepared, else ``prepare_source(src)``."""

@@ -84,7 +84,7 @@ class FrameRenderer:
         if warp is None:
             return self.model.render(planes, camera)
         source = warp.expand(len(camera), self.device)
-        out, raw, _ = self.model.render_warped(planes, camera, source, code=self.model.deform_code(beta))
+        out, raw, _ = self.model.render_warped(planes, camera, source, beta)
         return out.image, raw
 
     def _resize(self, frames: np.ndarray) -> list[np.ndarray]:

@@ -29,7 +29,7 @@ class PreparedSource:
         features = self.features.to(device)
         if features is self.features:
             return self
-        warp = None if self.warp is None else WarpSource(self.warp.image.to(device), self.warp.camera.to(device))
+        warp = None if self.warp is None else self.warp.to(device)
         return replace(self, features=features, warp=warp)
 
 

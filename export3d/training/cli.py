@@ -140,6 +140,10 @@ def _add_warp(sub) -> None:
     s.add_argument("--output-size", type=int, default=256, help="the warped model's output size at inference")
     s.add_argument("--deform-from-code", action="store_true",
                    help="the deformation head also sees the expression code beta' (new heads start neutral)")
+    s.add_argument("--expression-field", action="store_true",
+                   help="add the expression field (models/expression_field.py; starts neutral)")
+    s.add_argument("--field-only", action="store_true",
+                   help="train only the expression field (everything else frozen; a fast first stage)")
     s.add_argument("--max-clips", type=int, default=None, help="load at most this many synthetic clips")
     s.add_argument("--holdout-clips", type=int, default=20)
     s.add_argument("--out", type=Path, required=True)
@@ -170,9 +174,11 @@ def _warp(args) -> int:
         synthetic = WarpClips(args.data, args.holdout_clips, args.max_clips) if args.data is not None else None
         real = RealClips(args.real, args.holdout_clips) if args.real is not None else None
         appearance = AppearanceConfig(kind="warped", output_size=args.output_size,
-                                      deform_from_code=args.deform_from_code)
+                                      deform_from_code=args.deform_from_code,
+                                      expression_field=args.expression_field)
         model = warm_start(args.init, appearance)
-        w = replace(WarpConfig(), batch=args.batch, lr=args.lr, real_ratio=args.real_ratio)
+        w = replace(WarpConfig(), batch=args.batch, lr=args.lr, real_ratio=args.real_ratio,
+                    field_only=args.field_only)
         res = train_warp(model, w, synthetic, real, args.out, args.steps, args.minutes, args.checkpoint_minutes)
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -57,6 +57,10 @@ def train_warp(model: Export3D, w: WarpConfig, synthetic: WarpClips | None, real
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(w.seed)
     model.train().expression.requires_grad_(False)  # CLeBS stays as pre-trained
+    if w.field_only:
+        if model.appearance.expression_field is None:
+            raise ValueError("field_only needs a model with an expression field (appearance.expression_field)")
+        model.eval().requires_grad_(False).appearance.expression_field.requires_grad_(True)  # frozen parts: eval
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=w.lr, betas=w.betas)
     g = torch.Generator().manual_seed(w.seed)

@@ -25,6 +25,7 @@ class WarpBatch:
     beta: torch.Tensor  #: (B, 52) driver expression
     camera: torch.Tensor  #: (B, 25) driver camera
     source_camera: torch.Tensor  #: (B, 25) the portrait's camera
+    source_beta: torch.Tensor  #: (B, 52) the portrait's expression
     coords: torch.Tensor | None = None  #: (B, S, S, 2) source pixel (x, y) of each target pixel's surface point
     visible: torch.Tensor | None = None  #: (B, S, S) bool: that point is visible in the source
     foreground: torch.Tensor | None = None  #: (B, S, S) bool: the target pixel shows the person
@@ -71,7 +72,7 @@ class WarpClips(ClipData):
         d = torch.multinomial(later + 1e-9, 1, generator=g)[:, 0]
         s = torch.full_like(d, SOURCE_FRAME)
         return WarpBatch(self.to_float(self.frames[clips, s]), self.to_float(self.frames[clips, d]),
-                         self.beta[clips, d], self.camera[clips, d], self.camera[clips, s],
+                         self.beta[clips, d], self.camera[clips, d], self.camera[clips, s], self.beta[clips, s],
                          self.flow[clips, d].float() + self.centres, self.visible[clips, d],
                          self.foreground[clips, d], feature_weights(self.landmarks[clips, d], self.frame_size))
 
@@ -103,4 +104,4 @@ def photometric_pairs(data: ClipData, batch: int, g: torch.Generator, heldout: b
     idx = data.frames_of(clips, 2, g)
     s, d = idx[:, 0], idx[:, 1]
     return WarpBatch(data.to_float(data.frames[clips, s]), data.to_float(data.frames[clips, d]),
-                     data.beta[clips, d], data.camera[clips, d], data.camera[clips, s])
+                     data.beta[clips, d], data.camera[clips, d], data.camera[clips, s], data.beta[clips, s])

@@ -1,0 +1,142 @@
+"""The expression field (``models/expression_field.py``): a deformation linear in the expression difference.
+
+Truths used: ``sin``/``cos`` of known angles; with the basis set by hand (its last layer's bias) the field is
+``sum_k (beta_s,k - beta_k) B_k`` exactly, so it is zero at the portrait's own expression whatever the
+weights, flips sign when the two expressions swap, and a constant world shift ``d`` along the camera's
+x axis seen from the front at distance ``D`` moves the sampled pixel by ``f d / D`` image widths
+(f: focal length in image widths).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from export3d.blendshapes import blendshape_index
+from export3d.config import AppearanceConfig, ModelConfig
+from export3d.models.expression_field import ExpressionField, fourier_encoding
+from export3d.models.export3d import Export3D
+from export3d.models.warped import WarpedAppearance, WarpSource
+from export3d.rendering.camera import orbit_camera
+from export3d.rendering.renderer import RenderOutput
+
+OUT = 64
+JAW = blendshape_index("jawOpen")
+
+
+def test_fourier_encoding_values():
+    p = torch.tensor([[0.25, -0.5, 1.0]])
+    e = fourier_encoding(p, 2)
+    assert e.shape == (1, 3 + 12)
+    assert torch.allclose(e[0, :3], p[0])
+    # sin of pi*2^j*x, ordered (x: j=0, j=1), (y: ...), (z: ...)
+    expect_sin = [math.sin(math.pi * 0.25), math.sin(2 * math.pi * 0.25), math.sin(-math.pi * 0.5),
+                  math.sin(-2 * math.pi * 0.5), math.sin(math.pi), math.sin(2 * math.pi)]
+    assert torch.allclose(e[0, 3:9], torch.tensor(expect_sin), atol=1e-6)
+    assert torch.allclose(e[0, 9:], torch.cos(torch.asin(torch.tensor(expect_sin))).abs()
+                          * torch.tensor([1, 1, 1, -1, -1, 1.0]), atol=1e-6)
+
+
+def hand_set(field: ExpressionField, k: int, shift: tuple[float, float, float]) -> ExpressionField:
+    """Blendshape ``k``'s displacement is the constant ``shift``; every other one is zero."""
+    last = field.basis[-1]
+    with torch.no_grad():
+        last.weight.zero_(), last.bias.zero_()
+        last.bias[3 * k:3 * k + 3] = torch.tensor(shift)
+    return field
+
+
+def test_field_is_linear_in_the_expression_difference_and_zero_at_the_own_expression():
+    torch.manual_seed(0)
+    f = ExpressionField(52, hidden=16, frequencies=2)
+    pts = torch.randn(2, 3, 4, 4) * 0.3
+    beta = torch.rand(2, 52)
+    delta, logit = f(pts, beta, beta)
+    assert torch.equal(delta, torch.zeros_like(delta)) and torch.equal(logit, torch.zeros_like(logit))  # neutral start
+    torch.nn.init.normal_(f.basis[-1].weight, std=0.3)
+    assert torch.equal(f(pts, beta, beta)[0], torch.zeros_like(delta))  # own expression: no motion, any weights
+    hand_set(f, JAW, (0.0, 0.04, 0.0))
+    source = beta.clone()
+    source[:, JAW] = beta[:, JAW] + torch.tensor([0.5, -0.25])
+    delta, _ = f(pts, beta, source)
+    assert torch.allclose(delta[0, 1], torch.full((4, 4), 0.02)) and torch.allclose(delta[1, 1], torch.full((4, 4), -0.01))
+    assert torch.allclose(delta[:, [0, 2]], torch.zeros(2, 2, 4, 4))
+    assert torch.allclose(f(pts, source, beta)[0], -delta)  # swapping the expressions reverses the motion
+
+
+def config(**appearance) -> ModelConfig:
+    cfg = ModelConfig.small().scaled_to_source(64)
+    return dataclasses.replace(cfg, appearance=AppearanceConfig(kind="warped", output_size=OUT, **appearance))
+
+
+def flat_wall(cfg: ModelConfig, r: int = 8, distance: float = 2.7) -> RenderOutput:
+    """A raw render of an opaque wall at ``distance`` on every ray, with no decoder deformation."""
+    opacity = torch.ones(1, 1, r, r)
+    depth = torch.full((1, 1, r, r), distance)
+    features = torch.zeros(1, cfg.render.decoder_out + 4, r, r)
+    return RenderOutput(rgb=torch.zeros(1, 3, r, r), features=features, depth=depth, opacity=opacity)
+
+
+def test_a_constant_shift_moves_the_sampled_pixel_by_the_projected_amount():
+    cfg = config(expression_field=True)
+    head = WarpedAppearance(cfg)
+    hand_set(head.expression_field, JAW, (0.027, 0.0, 0.0))
+    cam = orbit_camera(0.0, 0.0)
+    beta, own = torch.zeros(1, 52), torch.zeros(1, 52)
+    own[0, JAW] = 1.0  # the portrait's mouth is open, the driver's closed: fetch from 0.027 further along x
+    raw = flat_wall(cfg)
+    with torch.no_grad():
+        base, _ = head.field(raw, cam, WarpSource(torch.zeros(1, 3, OUT, OUT), cam, beta), beta)
+        moved, _ = head.field(raw, cam, WarpSource(torch.zeros(1, 3, OUT, OUT), cam, own), beta)
+    focal = cfg_focal(cam)
+    # the wall is at the rays' distance 2.7, i.e. depth ~2.7 along the optical axis near the centre
+    shift_widths = (moved - base)[0, 3:5, 3:5, 0].mean() / 2.0  # grid units span 2 per width
+    assert abs(abs(float(shift_widths)) - focal * 0.027 / 2.7) < 0.1 * focal * 0.027 / 2.7
+    assert torch.allclose((moved - base)[..., 1], torch.zeros(1, 8, 8), atol=1e-4)  # nothing moves vertically
+
+
+def cfg_focal(camera: torch.Tensor) -> float:
+    """Focal length in image widths from the camera's normalised intrinsics (row 0 of K)."""
+    return float(camera[0, 16])
+
+
+def test_a_model_with_an_expression_field_gives_back_the_portrait_at_its_own_expression_and_camera():
+    torch.manual_seed(0)
+    model = Export3D(config(expression_field=True)).eval()
+    torch.nn.init.normal_(model.appearance.expression_field.basis[-1].weight, std=0.5)
+    g = torch.Generator().manual_seed(1)
+    hi = torch.rand(1, 3, OUT, OUT, generator=g) * 2 - 1
+    lo = torch.nn.functional.interpolate(hi, size=(64, 64), mode="area")
+    cam, beta = orbit_camera(0.0, 0.0), torch.rand(1, 52)
+    with torch.no_grad():
+        same = model(lo, beta, cam, warp_source=WarpSource(hi, cam, beta))
+        other = model(lo, torch.rand(1, 52), cam, warp_source=WarpSource(hi, cam, beta))
+    assert torch.allclose(same.warp.warped, hi, atol=1e-4)
+    assert (other.warp.warped - hi).abs().amax() > 0.05  # another expression fetches other pixels
+    with pytest.raises(ValueError, match="WarpSource.beta"):
+        model(lo, beta, cam, warp_source=WarpSource(hi, cam))
+
+
+def test_field_only_training_changes_only_the_field(tmp_path):
+    from export3d.training.config import WarpConfig
+    from export3d.training.stage_warp import train_warp
+    from export3d.training.warp_data import WarpBatch
+
+    torch.manual_seed(0)
+    model = Export3D(config(expression_field=True))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+
+    class Pairs:  # two fixed synthetic-like pairs without correspondences
+        def warp_pairs(self, batch, g):
+            img = torch.rand(batch, 3, 64, 64) * 2 - 1
+            cam = orbit_camera([0.0] * batch, [0.0] * batch)
+            return WarpBatch(img, img.flip(-1), torch.rand(batch, 52), cam, cam, torch.rand(batch, 52))
+
+    w = dataclasses.replace(WarpConfig(), batch=2, lpips=0.0, field_only=True, lr=1e-2, image_every=0)
+    train_warp(model, w, Pairs(), None, tmp_path, steps=2, minutes=5)
+    after = model.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith("appearance.expression_field.") for k in changed), sorted(k for k in changed if "expression_field" not in k)
