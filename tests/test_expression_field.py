@@ -17,8 +17,8 @@ import torch
 
 from export3d.blendshapes import blendshape_index
 from export3d.config import AppearanceConfig, ModelConfig
-from export3d.models.expression_field import ExpressionField, fourier_encoding
 from export3d.models.export3d import Export3D
+from export3d.models.expression_field import ExpressionField, fourier_encoding
 from export3d.models.warped import WarpedAppearance, WarpSource
 from export3d.rendering.camera import orbit_camera
 from export3d.rendering.renderer import RenderOutput
