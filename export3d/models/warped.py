@@ -63,6 +63,25 @@ class WarpOutput:
     logit: torch.Tensor  #: (B, 1, R, R) per-ray visibility logit
 
 
+@dataclass
+class SurfaceParts:
+    """Per ray of a raw render, what the sampling field is made of (``F``: the field's resolution)."""
+
+    camera: torch.Tensor  #: (B, 25) the rendering camera
+    distance: torch.Tensor  #: (B, 1, F, F) visible-surface distance along each ray (``far`` where empty)
+    displacement: torch.Tensor  #: (B, 3, F, F) the decoder's deformation of the surface point, ``sum w delta / a``
+    opacity: torch.Tensor  #: (B, 1, F, F)
+    logit: torch.Tensor  #: (B, 1, F, F) the decoder's visibility logit
+
+    def resized(self, size: int) -> SurfaceParts:
+        """Bilinearly resampled to ``size`` rays a side. The distance is resampled, not the points, so that each
+        new ray keeps its own direction: at the portrait's own camera the field stays the identity."""
+        if self.distance.shape[-1] == size:
+            return self
+        up = lambda x: F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)  # noqa: E731
+        return SurfaceParts(self.camera, up(self.distance), up(self.displacement), up(self.opacity), up(self.logit))
+
+
 def split_features(raw: RenderOutput, channels: int,
                    empty_logit: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """A ``WarpDecoder`` render's features ``(B, C_out + 4, R, R)`` -> features, deformation ``(B, 3, R, R)``
@@ -97,18 +116,30 @@ class WarpedAppearance(nn.Module):
         self.empty_logit = cfg.appearance.visibility_bias
         self.refiner = Refiner(cfg.appearance.refiner_channels)
         self.expression_field = ExpressionField(cfg.expression.beta_dim) if cfg.appearance.expression_field else None
+        self.field_size = cfg.appearance.field_size or cfg.render.render_size
+
+    def surface(self, raw: RenderOutput, camera: torch.Tensor) -> SurfaceParts:
+        """The parts of a raw render the field is made of, at the field's resolution (``appearance.field_size``)."""
+        _, deformation, logit = split_features(raw, self.channels, self.empty_logit)
+        distance = surface_distance(raw.depth, raw.opacity, self.far)
+        displacement = deformed_points(torch.zeros_like(deformation), deformation, raw.opacity)
+        return SurfaceParts(camera, distance, displacement, raw.opacity, logit).resized(self.field_size)
 
     def field(self, raw: RenderOutput, camera: torch.Tensor, source: WarpSource,
               beta: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Sampling field ``(B, R, R, 2)`` into the portrait and the visibility logit ``(B, 1, R, R)``;
-        ``beta (B, 52)``, the driven expression, is needed (with ``source.beta``) by an expression field.
+        """Sampling field ``(B, F, F, 2)`` into the portrait and the visibility logit ``(B, 1, F, F)``;
+        ``beta (B, 52)``, the driven expression, is needed (with ``source.beta``) by an expression field."""
+        return self.field_from_surface(self.surface(raw, camera), source, beta)
+
+    def field_from_surface(self, parts: SurfaceParts, source: WarpSource,
+                           beta: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``field`` from cached ``SurfaceParts`` (training of the expression field alone caches them).
 
         Empty space samples its own pixel (``a * projected + (1 - a) * identity``): the background stays still
         in the image whatever the head and camera do, as in the synthetic world and in real video.
         """
-        _, deformation, logit = split_features(raw, self.channels, self.empty_logit)
-        surface = surface_points(camera, surface_distance(raw.depth, raw.opacity, self.far))
-        points = deformed_points(surface, deformation, raw.opacity)
+        surface = surface_points(parts.camera, parts.distance)
+        points, logit = surface + parts.displacement, parts.logit
         if self.expression_field is not None:
             if beta is None or source.beta is None:
                 raise ValueError("this model's expression field needs the driven beta and the portrait's own "
@@ -117,7 +148,7 @@ class WarpedAppearance(nn.Module):
             points, logit = points + delta, logit + extra
         size = source.image.shape[-1]
         grid = pixels_to_grid(source_pixels(points, source.camera, size), size)
-        a = raw.opacity.permute(0, 2, 3, 1)
+        a = parts.opacity.permute(0, 2, 3, 1)
         return a * grid + (1 - a) * identity_grid(grid.shape[1], grid), logit
 
     def forward(self, raw: RenderOutput, rendered: torch.Tensor, camera: torch.Tensor,

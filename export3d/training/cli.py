@@ -1,4 +1,4 @@
-"""``python -m export3d.training prepare|preprocess|stage1|stage2|warp ...`` (stage1/2 also under ``torchrun``).
+"""``python -m export3d.training prepare|preprocess|stage1|stage2|warp|field ...`` (stage1/2 also under ``torchrun``).
 
     python -m export3d.training prepare DATA                     # beta for every synthetic frame (extractor)
     python -m export3d.training preprocess VIDEOS REAL --shard 0/4   # real videos -> clips (one shard of four)
@@ -24,6 +24,7 @@ import torch
 from ..config import ModelConfig
 from .config import Stage1Config, Stage2Config
 from .distributed import init_distributed, shutdown
+from .field_cli import add_field, run_field
 
 
 def _model_config(args) -> ModelConfig:
@@ -77,9 +78,12 @@ def main(argv: list[str] | None = None) -> int:
             s.add_argument("--image-every", type=int, default=Stage2Config.image_every,
                            help="write an image grid (source | driver | raw | output) every N steps")
     _add_warp(sub)
+    add_field(sub)
     args = p.parse_args(argv)
     if args.command == "warp":
         return _warp(args)
+    if args.command == "field":
+        return run_field(args)
     if args.command == "prepare":
         from .data import prepare_synthetic
 

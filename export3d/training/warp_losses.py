@@ -22,19 +22,31 @@ def block_mean(x: torch.Tensor, r: int) -> torch.Tensor:
     return F.adaptive_avg_pool2d(x.permute(0, 3, 1, 2).float(), r).permute(0, 2, 3, 1)
 
 
+def field_targets(coords: torch.Tensor, valid: torch.Tensor, weight: torch.Tensor | None,
+                  r: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The truth at ``r`` rays a side: source positions ``(B, r, r, 2)`` in image widths (block means of the
+    source pixels ``coords (B, S, S, 2)``) and block weights ``(B, r, r)``: 0 unless ``valid (B, S, S)`` holds on
+    the whole block, else the block mean of ``weight (B, S, S)`` (default 1)."""
+    true = block_mean(coords, r) / coords.shape[1]
+    ok = (block_mean(valid[..., None], r)[..., 0] > 0.999).float()
+    if weight is not None:
+        ok = ok * block_mean(weight[..., None], r)[..., 0]
+    return true, ok
+
+
+def field_error(grid: torch.Tensor, true: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Weighted mean L1 distance, in image widths, between ``grid (B, r, r, 2)`` (``grid_sample`` units) and
+    ``field_targets``."""
+    err = ((grid + 1.0) / 2.0 - true).abs().sum(-1)
+    return (err * weight).sum() / weight.sum().clamp_min(1e-6)
+
+
 def field_loss(grid: torch.Tensor, coords: torch.Tensor, valid: torch.Tensor,
                weight: torch.Tensor | None = None) -> torch.Tensor:
     """Weighted mean L1 distance, in image widths, between the field ``grid (B, R, R, 2)`` (``grid_sample`` units)
     and the true source pixels ``coords (B, S, S, 2)`` over blocks where ``valid (B, S, S)`` holds everywhere;
     ``weight (B, S, S)`` (block-averaged) weighs the blocks (default 1)."""
-    r, s = grid.shape[1], coords.shape[1]
-    true = block_mean(coords, r) / s  # image widths
-    ok = (block_mean(valid[..., None], r)[..., 0] > 0.999).float()
-    if weight is not None:
-        ok = ok * block_mean(weight[..., None], r)[..., 0]
-    pred = (grid + 1.0) / 2.0
-    err = (pred - true).abs().sum(-1)
-    return (err * ok).sum() / ok.sum().clamp_min(1e-6)
+    return field_error(grid, *field_targets(coords, valid, weight, grid.shape[1]))
 
 
 def visibility_loss(logit: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
