@@ -194,3 +194,14 @@ def test_cached_field_losses_are_zero_for_an_exact_identity_and_positive_otherwi
     moved = synthetic.rows(torch.arange(3))
     moved.true = moved.true + 0.05  # the truth 0.05 image widths away in x and y: L1 of 0.1
     assert abs(float(cache_losses(model, moved, size)["field"]) - 0.1) < 1e-3
+
+
+def test_pair_weights_favour_rare_visible_motions():
+    from export3d.training.field_cache import EMPHASIS, pair_weights
+
+    source = torch.zeros(3, 52)
+    beta = torch.zeros(3, 52)
+    beta[1, blendshape_index("eyeBlinkLeft")] = 0.5
+    beta[2, blendshape_index("browInnerUp")] = 0.5  # not emphasised
+    w = pair_weights(beta, source)
+    assert torch.allclose(w, torch.tensor([1.0, 1.0 + 0.5 * EMPHASIS["eyeBlinkLeft"], 1.0]))

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from ..blendshapes import blendshape_index
 from ..models.export3d import Export3D
 from ..models.warped import SurfaceParts, WarpSource
 from ..rendering.warp import upsample_field, warp_image
@@ -131,8 +132,26 @@ def train_field(model: Export3D, synthetic: FieldCache, real: FieldCache | None,
     return sums
 
 
-def draw_synthetic(clips: WarpClips, g: torch.Generator):
-    return lambda n: clips.warp_pairs(n, g)
+EMPHASIS = {"eyeBlinkLeft": 6.0, "eyeBlinkRight": 6.0, "jawOpen": 3.0, "mouthSmileLeft": 2.0,
+            "mouthSmileRight": 2.0}  #: extra drawing weight per unit of expression change (rare, visible motions)
+
+
+def pair_weights(beta: torch.Tensor, source_beta: torch.Tensor) -> torch.Tensor:
+    """``(B,)`` drawing weights ``1 + sum_k EMPHASIS_k |beta_k - beta_s,k|`` of pairs ``(B, 52)`` x 2."""
+    idx = torch.tensor([blendshape_index(n) for n in EMPHASIS])
+    w = torch.tensor(list(EMPHASIS.values()))
+    return 1.0 + ((beta[:, idx] - source_beta[:, idx]).abs().nan_to_num() * w).sum(-1)
+
+
+def draw_synthetic(clips: WarpClips, g: torch.Generator, oversample: int = 4):
+    """``n -> WarpBatch``: ``oversample * n`` candidate pairs, ``n`` of them kept with probability ``pair_weights``
+    (blinks are rare in the synthetic clips; without this the field hardly sees one)."""
+    def draw(n: int) -> WarpBatch:
+        b = clips.warp_pairs(oversample * n, g)
+        keep = torch.multinomial(pair_weights(b.beta, b.source_beta), n, replacement=False, generator=g)
+        return b.rows(keep)
+
+    return draw
 
 
 def draw_real(clips: ClipData, g: torch.Generator):

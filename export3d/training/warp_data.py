@@ -31,6 +31,10 @@ class WarpBatch:
     foreground: torch.Tensor | None = None  #: (B, S, S) bool: the target pixel shows the person
     weight: torch.Tensor | None = None  #: (B, S, S) float: per-pixel weight of the field loss (``feature_weights``)
 
+    def rows(self, idx: torch.Tensor) -> WarpBatch:
+        return WarpBatch(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name)[idx]
+                            for f in fields(self)})
+
     def to(self, device: torch.device | str) -> WarpBatch:
         return WarpBatch(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name).to(device)
                             for f in fields(self)})
