@@ -121,7 +121,7 @@ def test_empty_space_samples_its_own_pixel_and_solid_space_is_reprojected():
     from export3d.rendering.renderer import RenderOutput
 
     cfg = warped_config()
-    r = 8
+    r = cfg.render.render_size
     opacity = torch.zeros(1, 1, r, r)
     opacity[..., r // 2:] = 1.0
     depth = torch.where(opacity > 0, torch.tensor(2.7), torch.tensor(cfg.render.far))

@@ -59,19 +59,19 @@ class WarpOutput:
     image: torch.Tensor  #: (B, 3, O, O) in [-1, 1]
     warped: torch.Tensor  #: (B, 3, O, O) the portrait warped by the field
     visibility: torch.Tensor  #: (B, 1, O, O) in [0, 1]
-    grid: torch.Tensor  #: (B, R, R, 2) sampling field into the portrait, grid_sample units (align_corners=False)
-    logit: torch.Tensor  #: (B, 1, R, R) per-ray visibility logit
+    grid: torch.Tensor  #: (B, Q, Q, 2) sampling field into the portrait, grid_sample units (align_corners=False)
+    logit: torch.Tensor  #: (B, 1, Q, Q) per-ray visibility logit
 
 
 @dataclass
 class SurfaceParts:
-    """Per ray of a raw render, what the sampling field is made of (``F``: the field's resolution)."""
+    """Per ray of a raw render, what the sampling field is made of (``Q``: the field's side)."""
 
     camera: torch.Tensor  #: (B, 25) the rendering camera
-    distance: torch.Tensor  #: (B, 1, F, F) visible-surface distance along each ray (``far`` where empty)
-    displacement: torch.Tensor  #: (B, 3, F, F) the decoder's deformation of the surface point, ``sum w delta / a``
-    opacity: torch.Tensor  #: (B, 1, F, F)
-    logit: torch.Tensor  #: (B, 1, F, F) the decoder's visibility logit
+    distance: torch.Tensor  #: (B, 1, Q, Q) visible-surface distance along each ray (``far`` where empty)
+    displacement: torch.Tensor  #: (B, 3, Q, Q) the decoder's deformation of the surface point, ``sum w delta / a``
+    opacity: torch.Tensor  #: (B, 1, Q, Q)
+    logit: torch.Tensor  #: (B, 1, Q, Q) the decoder's visibility logit
 
     def resized(self, size: int) -> SurfaceParts:
         """Bilinearly resampled to ``size`` rays a side. The distance is resampled, not the points, so that each
@@ -127,7 +127,7 @@ class WarpedAppearance(nn.Module):
 
     def field(self, raw: RenderOutput, camera: torch.Tensor, source: WarpSource,
               beta: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Sampling field ``(B, F, F, 2)`` into the portrait and the visibility logit ``(B, 1, F, F)``;
+        """Sampling field ``(B, Q, Q, 2)`` into the portrait and the visibility logit ``(B, 1, Q, Q)``;
         ``beta (B, 52)``, the driven expression, is needed (with ``source.beta``) by an expression field."""
         return self.field_from_surface(self.surface(raw, camera), source, beta)
 

@@ -146,8 +146,8 @@ def _add_warp(sub) -> None:
                    help="the deformation head also sees the expression code beta' (new heads start neutral)")
     s.add_argument("--expression-field", action="store_true",
                    help="add the expression field (models/expression_field.py; starts neutral)")
-    s.add_argument("--field-only", action="store_true",
-                   help="train only the expression field (everything else frozen; a fast first stage)")
+    s.add_argument("--train", action="append", default=[], metavar="PREFIX",
+                   help="train only parameters whose names start with PREFIX (repeatable), e.g. appearance.refiner")
     s.add_argument("--max-clips", type=int, default=None, help="load at most this many synthetic clips")
     s.add_argument("--holdout-clips", type=int, default=20)
     s.add_argument("--out", type=Path, required=True)
@@ -182,7 +182,7 @@ def _warp(args) -> int:
                                       expression_field=args.expression_field)
         model = warm_start(args.init, appearance)
         w = replace(WarpConfig(), batch=args.batch, lr=args.lr, real_ratio=args.real_ratio,
-                    field_only=args.field_only)
+                    trainable=tuple(args.train))
         res = train_warp(model, w, synthetic, real, args.out, args.steps, args.minutes, args.checkpoint_minutes)
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

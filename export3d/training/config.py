@@ -53,7 +53,8 @@ class WarpConfig:
     field: float = 20.0  #: L1 of the sampling field against the true correspondences, in image widths
     visibility: float = 0.2  #: binary cross-entropy of the visibility against the true visibility
     real_ratio: float = 0.0  #: share of steps drawn from real clips (photometric losses only)
-    field_only: bool = False  #: train only the expression field (``appearance.expression_field``), the rest frozen
+    trainable: tuple[str, ...] = ()  #: train only parameters whose names start with one of these (frozen parts
+    #: run in eval mode); () trains everything but CLeBS
     ema_decay: float = 0.999
     seed: int = 0
     log_every: int = 25

@@ -4,7 +4,7 @@ With everything but the expression field frozen, the tri-plane render of a train
 ``SurfaceParts`` (distance, decoder displacement, opacity, visibility logit per ray, ``models/warped.py``) enter
 the field. So they are rendered once per pair (the expensive part, ~0.1 s a pair on 2 cores) and the field is
 then trained for thousands of steps on the cache, each a few milliseconds, instead of one full forward and
-backward pass per step. Supervision, at the field's resolution ``F``:
+backward pass per step. Supervision, at the field's side ``Q``:
 
 * synthetic pairs: the exact correspondences and visibility (``warp_losses.field_targets``);
 * real pairs (GRID): photometric L1 of the portrait warped by the field against the driver frame.
@@ -32,16 +32,16 @@ class FieldCache:
     """Cached pairs (``N`` rows). Synthetic rows carry ``true``/``weight``/``visible``; real rows the frames."""
 
     camera: torch.Tensor  #: (N, 25)
-    distance: torch.Tensor  #: (N, 1, F, F)
-    displacement: torch.Tensor  #: (N, 3, F, F)
-    opacity: torch.Tensor  #: (N, 1, F, F)
-    logit: torch.Tensor  #: (N, 1, F, F)
+    distance: torch.Tensor  #: (N, 1, Q, Q)
+    displacement: torch.Tensor  #: (N, 3, Q, Q)
+    opacity: torch.Tensor  #: (N, 1, Q, Q)
+    logit: torch.Tensor  #: (N, 1, Q, Q)
     beta: torch.Tensor  #: (N, 52)
     source_beta: torch.Tensor  #: (N, 52)
     source_camera: torch.Tensor  #: (N, 25)
-    true: torch.Tensor | None = None  #: (N, F, F, 2) source positions in image widths
-    weight: torch.Tensor | None = None  #: (N, F, F)
-    visible: torch.Tensor | None = None  #: (N, 1, F, F) share of source-visible pixels per block
+    true: torch.Tensor | None = None  #: (N, Q, Q, 2) source positions in image widths
+    weight: torch.Tensor | None = None  #: (N, Q, Q)
+    visible: torch.Tensor | None = None  #: (N, 1, Q, Q) share of source-visible pixels per block
     source: torch.Tensor | None = None  #: (N, 3, S, S) uint8 (real rows)
     driver: torch.Tensor | None = None  #: (N, 3, S, S) uint8 (real rows)
 

@@ -47,6 +47,18 @@ def warm_start(init: str | Path, appearance: AppearanceConfig) -> Export3D:
     return model
 
 
+def freeze_all_but(model: Export3D, prefixes: tuple[str, ...]) -> None:
+    """Only parameters named ``prefix...`` train; every module without one runs in eval mode (its buffers, such
+    as the generator's plane statistics, stay as they are)."""
+    names = [n for n, _ in model.named_parameters() if n.startswith(tuple(prefixes))]
+    if not names:
+        raise ValueError(f"no parameter starts with {list(prefixes)}")
+    model.eval().requires_grad_(False)
+    for name, module in model.named_modules():
+        if name and name.startswith(tuple(prefixes)):
+            module.train().requires_grad_(True)
+
+
 def train_warp(model: Export3D, w: WarpConfig, synthetic: WarpClips | None, real: ClipData | None, out: Path,
                steps: int, minutes: float, checkpoint_minutes: float = 10.0) -> dict:
     """Train ``model`` (warped) for ``steps`` or ``minutes``, resuming from ``out`` when it holds a state."""
@@ -57,10 +69,8 @@ def train_warp(model: Export3D, w: WarpConfig, synthetic: WarpClips | None, real
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(w.seed)
     model.train().expression.requires_grad_(False)  # CLeBS stays as pre-trained
-    if w.field_only:
-        if model.appearance.expression_field is None:
-            raise ValueError("field_only needs a model with an expression field (appearance.expression_field)")
-        model.eval().requires_grad_(False).appearance.expression_field.requires_grad_(True)  # frozen parts: eval
+    if w.trainable:
+        freeze_all_but(model, w.trainable)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=w.lr, betas=w.betas)
     g = torch.Generator().manual_seed(w.seed)
