@@ -88,6 +88,8 @@ class AppearanceConfig:
     deform_from_code: bool = False  #: warped: the deformation head also sees beta' itself, not only the planes.
     expression_field: bool = False  #: warped: add the expression field (``models/expression_field.py``), which
     #: moves the surface point by the difference between the driven expression and the portrait's own.
+    depth_test: float = 0.0  #: warped: tolerance (world units) of a depth test against the portrait's own render:
+    #: opaque rays whose point the portrait's own surface hides are shown from the rendered branch (0: off).
     field_size: int = 0  #: warped: rays a side of the sampling field (0: the raw render's; larger: upsampled
     #: surface, so that the expression field is evaluated finely enough for eyelids and lips).
 
@@ -187,6 +189,8 @@ class ModelConfig:
             raise ValueError(f"appearance.kind must be 'generated' or 'warped', got {a.kind!r}")
         if a.kind == "warped" and (a.output_size % 16 or a.output_size < s.output_size):
             raise ValueError(f"appearance.output_size must be a multiple of 16 and >= {s.output_size}")
+        if a.depth_test < 0:
+            raise ValueError("appearance.depth_test must be >= 0 (0: off)")
         if a.field_size and a.field_size < r.render_size:
             raise ValueError(f"appearance.field_size must be 0 or >= the render size {r.render_size}")
         return self

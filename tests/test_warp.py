@@ -17,6 +17,7 @@ from export3d.rendering.camera import FOCAL, LOOK_AT, RADIUS, orbit_camera, proj
 from export3d.rendering.renderer import RenderSettings, render_triplane
 from export3d.rendering.warp import (
     deformed_points,
+    hidden_by_depth,
     identity_grid,
     pixels_to_grid,
     source_pixels,
@@ -159,3 +160,22 @@ def test_upsampled_identity_field_is_exact_to_the_border():
                                                           atol=1e-6)
     image = torch.rand(1, 3, 64, 64)
     assert torch.allclose(warp_image(image, up[:1]), image, atol=1e-5)
+
+
+def test_hidden_by_depth_is_the_back_facing_test_on_a_ball_and_one_sided(scene):
+    """On a convex ball seen from yaw 60, the portrait (yaw 0) hides exactly the points facing away from it; a
+    point pulled towards the source camera (in front of the surface it projects onto) is never hidden."""
+    target, source = orbit_camera(60.0, 0.0), orbit_camera(0.0, 0.0)
+    raw, dist = render(scene, target)
+    _, source_dist = render(scene, source)
+    x = surface_points(target, dist)
+    hidden = hidden_by_depth(x, source, source_dist, tolerance=0.02)[0, 0]
+    solid = raw.opacity[0, 0] > 0.99
+    pts = x[0].permute(1, 2, 0)
+    normal = (pts - torch.tensor(CENTER)) / BALL_RADIUS
+    to_source = camera_centre(0.0) - pts
+    cos = (normal * to_source / to_source.norm(dim=-1, keepdim=True)).sum(-1)
+    clear = solid & (cos.abs() > 0.25)
+    assert torch.equal(hidden[clear], cos[clear] < 0)
+    towards = x + 0.3 * (camera_centre(0.0)[:, None, None] - x)  # 30% of the way to the source camera
+    assert not hidden_by_depth(towards, source, source_dist, tolerance=0.02)[0, 0][solid].any()

@@ -66,7 +66,9 @@ def _frames(model: Export3D, feats, image: torch.Tensor, own: tuple, beta: torch
 
     row = lambda x: None if x is None else torch.as_tensor(np.asarray(x, np.float32), device=image.device)[None]  # noqa: E731
     planes = model.planes(feats.expand(len(beta)), beta)
-    source = WarpSource(image, row(source_camera), row(source_beta)).expand(len(beta))
+    cam, own_beta = row(source_camera), row(source_beta)
+    distance = model.own_distance(feats, own_beta, cam) if model.cfg.appearance.depth_test else None
+    source = WarpSource(image, cam, own_beta, distance).expand(len(beta))
     out, _, _ = model.render_warped(planes, camera, source, beta)
     return out.image
 

@@ -18,6 +18,7 @@ import torch.nn as nn
 from ..checkpoint import load_config, load_weights, resolve_checkpoint, save_pretrained
 from ..config import ModelConfig
 from ..rendering.renderer import RenderOutput, RenderSettings, render_triplane
+from ..rendering.warp import surface_distance
 from .decoder import TriplaneDecoder, WarpDecoder
 from .expression import CLeBS, DirectExpression
 from .generator import SourceFeatures, TriplaneGenerator
@@ -127,6 +128,12 @@ class Export3D(nn.Module):
         with self._cnn_context(planes.device):
             image = self.superres(self._layout(features), self._layout(raw.rgb))
         return image.float(), raw
+
+    def own_distance(self, src: SourceFeatures, beta: torch.Tensor, camera: torch.Tensor) -> torch.Tensor:
+        """The portrait's visible-surface distance ``(B, 1, R, R)`` in its own camera at its own expression (for
+        ``WarpSource.distance``, the depth test of ``appearance.depth_test``)."""
+        _, raw = self.render(self.planes(src, beta), camera, code=self.deform_code(beta))
+        return surface_distance(raw.depth, raw.opacity, self.cfg.render.far)
 
     def render_warped(self, planes: torch.Tensor, camera: torch.Tensor, source: WarpSource, beta: torch.Tensor,
                       perturb: bool = False, generator: torch.Generator | None = None

@@ -23,6 +23,7 @@ from ..config import ModelConfig
 from ..rendering.renderer import RenderOutput
 from ..rendering.warp import (
     deformed_points,
+    hidden_by_depth,
     identity_grid,
     pixels_to_grid,
     source_pixels,
@@ -34,6 +35,8 @@ from ..rendering.warp import (
 from .expression_field import ExpressionField
 from .layers import conv_act
 
+HIDDEN_LOGIT = -6.0  #: visibility logit of a point the depth test finds hidden in the portrait (at most)
+
 
 @dataclass
 class WarpSource:
@@ -42,16 +45,18 @@ class WarpSource:
     image: torch.Tensor  #: (B, 3, O, O) the portrait crop at the output size, in [-1, 1]
     camera: torch.Tensor  #: (B, 25) the portrait's own camera
     beta: torch.Tensor | None = None  #: (B, 52) the portrait's own expression (models with an expression field)
+    distance: torch.Tensor | None = None  #: (B, 1, R, R) visible-surface distance of the portrait's own render
+    #: in its own camera (models with ``appearance.depth_test``; ``Export3D.own_distance``)
 
     def to(self, device) -> WarpSource:
-        return WarpSource(self.image.to(device), self.camera.to(device),
-                          None if self.beta is None else self.beta.to(device))
+        move = lambda x: None if x is None else x.to(device)  # noqa: E731
+        return WarpSource(self.image.to(device), self.camera.to(device), move(self.beta), move(self.distance))
 
     def expand(self, n: int, device=None) -> WarpSource:
         """A batch-1 source broadcast to ``n`` rows (on ``device`` when given)."""
         s = self if device is None else self.to(device)
-        beta = None if s.beta is None else s.beta.expand(n, -1)
-        return WarpSource(s.image.expand(n, -1, -1, -1), s.camera.expand(n, -1), beta)
+        rows = lambda x: None if x is None else x.expand(n, *x.shape[1:])  # noqa: E731
+        return WarpSource(rows(s.image), rows(s.camera), rows(s.beta), rows(s.distance))
 
 
 @dataclass
@@ -117,6 +122,7 @@ class WarpedAppearance(nn.Module):
         self.refiner = Refiner(cfg.appearance.refiner_channels)
         self.expression_field = ExpressionField(cfg.expression.beta_dim) if cfg.appearance.expression_field else None
         self.field_size = cfg.appearance.field_size or cfg.render.render_size
+        self.depth_test = cfg.appearance.depth_test
 
     def surface(self, raw: RenderOutput, camera: torch.Tensor) -> SurfaceParts:
         """The parts of a raw render the field is made of, at the field's resolution (``appearance.field_size``)."""
@@ -146,6 +152,9 @@ class WarpedAppearance(nn.Module):
                                  "(WarpSource.beta)")
             delta, extra = self.expression_field(surface, beta, source.beta)
             points, logit = points + delta, logit + extra
+        if self.depth_test and source.distance is not None:
+            hidden = hidden_by_depth(points, source.camera, source.distance, self.depth_test) & (parts.opacity > 0.5)
+            logit = torch.where(hidden, logit.clamp(max=HIDDEN_LOGIT), logit)
         size = source.image.shape[-1]
         grid = pixels_to_grid(source_pixels(points, source.camera, size), size)
         a = parts.opacity.permute(0, 2, 3, 1)

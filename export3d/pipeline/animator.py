@@ -158,16 +158,21 @@ class Animator:
         x = torch.from_numpy(crop).to(self.device).permute(2, 0, 1)[None].float() / 127.5 - 1
         with torch.inference_mode():
             features = self.model.encode_source(x)
-        return PreparedSource(rgb, crop, transform, signals, features, self._warp_source(rgb, signals))
+        return PreparedSource(rgb, crop, transform, signals, features, self._warp_source(rgb, signals, features))
 
-    def _warp_source(self, rgb: np.ndarray, signals: FaceSignals) -> WarpSource | None:
+    def _warp_source(self, rgb: np.ndarray, signals: FaceSignals, features) -> WarpSource | None:
         """Warped models: the same crop at the model's output size (from the full photo) and the portrait's camera."""
         if not self.model.warped:
             return None
         hi = CropTransform(signals.box, self.frames.model_size).warp(rgb)
         image = torch.from_numpy(hi).to(self.device).permute(2, 0, 1)[None].float() / 127.5 - 1
         as_row = lambda x: torch.from_numpy(np.asarray(x, np.float32))[None].to(self.device)  # noqa: E731
-        return WarpSource(image, as_row(signals.camera), as_row(signals.beta))
+        camera, beta = as_row(signals.camera), as_row(signals.beta)
+        distance = None
+        if self.model.cfg.appearance.depth_test:
+            with torch.inference_mode():
+                distance = self.model.own_distance(features, beta, camera)
+        return WarpSource(image, camera, beta, distance)
 
     def as_prepared(self, src: PreparedSource | ImageSource) -> PreparedSource:
         """``src`` itself when already prepared, else ``prepare_source(src)``."""

@@ -82,6 +82,26 @@ def warp_image(image: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(image, grid.to(image.dtype), mode="bilinear", padding_mode="border", align_corners=False)
 
 
+def hidden_by_depth(points: torch.Tensor, source_camera: torch.Tensor, source_distance: torch.Tensor,
+                    tolerance: float) -> torch.Tensor:
+    """Whether the portrait's own surface hides each point: ``(B, 1, R, R)`` in {0, 1}, true when the point is
+    farther from the source camera centre than the surface it projects onto by more than ``tolerance`` (world
+    units). One-sided, unlike ``visibility_by_depth``: a point in front of that surface is not hidden."""
+    dist, seen, _ = _source_depths(points, source_camera, source_distance)
+    return dist > seen + tolerance
+
+
+def _source_depths(points: torch.Tensor, source_camera: torch.Tensor, source_distance: torch.Tensor):
+    """Distance of ``points`` to the source camera centre, the source surface distance at their projection (both
+    ``(B, 1, R, R)``) and whether they project inside the image."""
+    rs = source_distance.shape[-1]
+    grid = pixels_to_grid(source_pixels(points, source_camera, rs), rs)
+    seen = F.grid_sample(source_distance, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    origin = source_camera[:, 3:12:4].to(points.dtype)  # column 3 of cam2world: the camera centre
+    dist = (points - origin[:, :, None, None]).norm(dim=1, keepdim=True)
+    return dist, seen, (grid.abs() <= 1.0).all(dim=-1)[:, None]
+
+
 def visibility_by_depth(points: torch.Tensor, source_camera: torch.Tensor, source_distance: torch.Tensor,
                         tolerance: float) -> torch.Tensor:
     """Whether the portrait shows each point: ``(B, 1, R, R)`` in {0, 1}.
@@ -91,12 +111,5 @@ def visibility_by_depth(points: torch.Tensor, source_camera: torch.Tensor, sourc
     visible when its distance to the source camera centre is within ``tolerance`` (world units) of the
     surface distance at its projection, and it projects inside the image.
     """
-    b, _, r, _ = points.shape
-    rs = source_distance.shape[-1]
-    pix = source_pixels(points, source_camera, rs)
-    grid = pixels_to_grid(pix, rs)
-    seen = F.grid_sample(source_distance, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    origin = source_camera[:, 3:12:4].to(points.dtype)  # column 3 of cam2world: the camera centre
-    dist = (points - origin[:, :, None, None]).norm(dim=1, keepdim=True)
-    inside = (grid.abs() <= 1.0).all(dim=-1)[:, None]
+    dist, seen, inside = _source_depths(points, source_camera, source_distance)
     return ((dist - seen).abs() <= tolerance) & inside
