@@ -146,6 +146,8 @@ def _add_warp(sub) -> None:
                    help="the deformation head also sees the expression code beta' (new heads start neutral)")
     s.add_argument("--expression-field", action="store_true",
                    help="add the expression field (models/expression_field.py; starts neutral)")
+    s.add_argument("--field-size", type=int, default=None,
+                   help="rays a side of the sampling field (default: --init's, else the render size)")
     s.add_argument("--train", action="append", default=[], metavar="PREFIX",
                    help="train only parameters whose names start with PREFIX (repeatable), e.g. appearance.refiner")
     s.add_argument("--max-clips", type=int, default=None, help="load at most this many synthetic clips")
@@ -160,6 +162,7 @@ def _add_warp(sub) -> None:
 
 
 def _warp(args) -> int:
+    from ..errors import Export3DError
     from ..runtime import tune_malloc
     from .config import WarpConfig
     from .data import RealClips
@@ -173,18 +176,20 @@ def _warp(args) -> int:
         torch.set_num_threads(args.threads)
     tune_malloc()
     try:
-        from ..config import AppearanceConfig
+        from ..checkpoint import load_config, resolve_checkpoint
 
         synthetic = WarpClips(args.data, args.holdout_clips, args.max_clips) if args.data is not None else None
         real = RealClips(args.real, args.holdout_clips) if args.real is not None else None
-        appearance = AppearanceConfig(kind="warped", output_size=args.output_size,
-                                      deform_from_code=args.deform_from_code,
-                                      expression_field=args.expression_field)
+        base = load_config(resolve_checkpoint(args.init)).appearance  # a warped --init keeps its own settings
+        appearance = replace(base, kind="warped", output_size=args.output_size,
+                             deform_from_code=args.deform_from_code or base.deform_from_code,
+                             expression_field=args.expression_field or base.expression_field,
+                             field_size=base.field_size if args.field_size is None else args.field_size)
         model = warm_start(args.init, appearance)
         w = replace(WarpConfig(), batch=args.batch, lr=args.lr, real_ratio=args.real_ratio,
                     trainable=tuple(args.train))
         res = train_warp(model, w, synthetic, real, args.out, args.steps, args.minutes, args.checkpoint_minutes)
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, Export3DError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(json.dumps(res))
