@@ -113,17 +113,23 @@ def test_cross_view_pixels_match_the_analytic_projection(scene):
     assert (pix[solid] - expected).abs().max() < 1e-3
 
 
-def test_visibility_by_depth_is_the_facing_test_on_a_convex_ball(scene):
+def ball_seen_from_yaw_60(scene):
+    """Surface points ``x`` of the ball seen from yaw 60, the source camera (yaw 0) and its surface distance,
+    the cosine between each point's normal and its direction to the source camera, and the opaque rays."""
     target, source = orbit_camera(60.0, 0.0), orbit_camera(0.0, 0.0)
     raw, dist = render(scene, target)
     _, source_dist = render(scene, source)
     x = surface_points(target, dist)
-    visible = visibility_by_depth(x, source, source_dist, tolerance=0.02)[0, 0]
-    solid = raw.opacity[0, 0] > 0.99
     pts = x[0].permute(1, 2, 0)
     normal = (pts - torch.tensor(CENTER)) / BALL_RADIUS
     to_source = camera_centre(0.0) - pts
     cos = (normal * to_source / to_source.norm(dim=-1, keepdim=True)).sum(-1)
+    return x, source, source_dist, cos, raw.opacity[0, 0] > 0.99
+
+
+def test_visibility_by_depth_is_the_facing_test_on_a_convex_ball(scene):
+    x, source, source_dist, cos, solid = ball_seen_from_yaw_60(scene)
+    visible = visibility_by_depth(x, source, source_dist, tolerance=0.02)[0, 0]
     clear = solid & (cos.abs() > 0.25)  # away from the source's silhouette (sampling blurs it)
     assert (cos[clear] > 0).sum() > 50 and (cos[clear] < 0).sum() > 50  # both kinds occur at yaw 60
     assert torch.equal(visible[clear], cos[clear] > 0)
@@ -165,16 +171,8 @@ def test_upsampled_identity_field_is_exact_to_the_border():
 def test_hidden_by_depth_is_the_back_facing_test_on_a_ball_and_one_sided(scene):
     """On a convex ball seen from yaw 60, the portrait (yaw 0) hides exactly the points facing away from it; a
     point pulled towards the source camera (in front of the surface it projects onto) is never hidden."""
-    target, source = orbit_camera(60.0, 0.0), orbit_camera(0.0, 0.0)
-    raw, dist = render(scene, target)
-    _, source_dist = render(scene, source)
-    x = surface_points(target, dist)
+    x, source, source_dist, cos, solid = ball_seen_from_yaw_60(scene)
     hidden = hidden_by_depth(x, source, source_dist, tolerance=0.02)[0, 0]
-    solid = raw.opacity[0, 0] > 0.99
-    pts = x[0].permute(1, 2, 0)
-    normal = (pts - torch.tensor(CENTER)) / BALL_RADIUS
-    to_source = camera_centre(0.0) - pts
-    cos = (normal * to_source / to_source.norm(dim=-1, keepdim=True)).sum(-1)
     clear = solid & (cos.abs() > 0.25)
     assert torch.equal(hidden[clear], cos[clear] < 0)
     towards = x + 0.3 * (camera_centre(0.0)[:, None, None] - x)  # 30% of the way to the source camera
