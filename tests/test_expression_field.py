@@ -206,3 +206,12 @@ def test_pair_weights_favour_rare_visible_motions():
     beta[2, blendshape_index("browInnerUp")] = 0.5  # not emphasised
     w = pair_weights(beta, source)
     assert torch.allclose(w, torch.tensor([1.0, 1.0 + 0.5 * EMPHASIS["eyeBlinkLeft"], 1.0]))
+
+
+def test_emphasis_arguments_are_parsed_and_bad_ones_refused():
+    from export3d.training.field_cli import parse_emphasis
+
+    assert parse_emphasis(["eyeBlinkLeft=30", "jawOpen=2.5"]) == {"eyeBlinkLeft": 30.0, "jawOpen": 2.5}
+    for bad in (["eyeBlink=3"], ["jawOpen"], ["jawOpen=much"]):
+        with pytest.raises(ValueError):
+            parse_emphasis(bad)

@@ -1,7 +1,8 @@
-"""Golden slice of the shipped checkpoint: a refactor must not change what the model computes.
+"""Golden slice of the generated-design checkpoint: a refactor must not change what the model computes.
 
 The expected numbers were produced by the code *before* the layout change of issue 10 (commit 0ad4713, the
-last commit of the old layout) from ``checkpoints/export3d-small``, with the fixed, synthetic input below (fp32,
+last commit of the old layout) from ``checkpoints/export3d-small`` (the bundled checkpoint then, the same weights
+as ``checkpoints/export3d-small-generated`` now), with the fixed, synthetic input below (fp32,
 no autocast). If a deliberate model change moves them, regenerate them from the commit before the change and
 say so in the commit message.
 """
@@ -17,7 +18,7 @@ from export3d.blendshapes import blendshape_index
 from export3d.models.export3d import Export3D
 from export3d.rendering.camera import orbit_camera
 
-CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "export3d-small"
+CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "export3d-small-generated"
 #: (channel, row, column, value) of the 128² output image in [-1, 1]
 PIXELS = [(0, 64, 64, -0.024077), (1, 40, 70, -0.192723), (2, 90, 30, -0.541526), (0, 10, 10, -0.675148),
           (1, 100, 100, 0.353581), (2, 64, 20, -0.424468), (0, 80, 50, 0.079807), (1, 20, 110, -0.535676)]

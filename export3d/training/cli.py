@@ -6,7 +6,7 @@
     python -m export3d.training stage2 --config small --data DATA --stage1 runs/s1 --out runs/s2 --minutes 100
     python -m export3d.training stage2 --data DATA --real REAL --real-ratio 0.3 ...  # mix real clips in
     torchrun --nproc_per_node 2 -m export3d.training stage2 ...  # multi-GPU / multi-node
-    python -m export3d.training warp --data DATA_V2 --init checkpoints/export3d-small --out runs/warp --minutes 60
+    python -m export3d.training warp --data DATA_V2 --init checkpoints/export3d-small-generated --out runs/warp
 
 Runs resume automatically from the ``--out`` folder (model, optimizers, EMA, step, RNG).
 """
@@ -140,7 +140,8 @@ def _add_warp(sub) -> None:
                    help="synthetic dataset with correspondences (make-dataset format 2, after `prepare`)")
     s.add_argument("--real", type=Path, default=None, help="folder of real clips (photometric losses only)")
     s.add_argument("--real-ratio", type=float, default=WarpConfig.real_ratio, help="share of steps on real clips")
-    s.add_argument("--init", default="checkpoints/export3d-small", help="generated checkpoint to start from")
+    s.add_argument("--init", default="checkpoints/export3d-small-generated",
+                   help="checkpoint to start from (generated: new warp parts start neutral; warped: all kept)")
     s.add_argument("--output-size", type=int, default=256, help="the warped model's output size at inference")
     s.add_argument("--deform-from-code", action="store_true",
                    help="the deformation head also sees the expression code beta' (new heads start neutral)")

@@ -136,19 +136,22 @@ EMPHASIS = {"eyeBlinkLeft": 6.0, "eyeBlinkRight": 6.0, "jawOpen": 3.0, "mouthSmi
             "mouthSmileRight": 2.0}  #: extra drawing weight per unit of expression change (rare, visible motions)
 
 
-def pair_weights(beta: torch.Tensor, source_beta: torch.Tensor) -> torch.Tensor:
-    """``(B,)`` drawing weights ``1 + sum_k EMPHASIS_k |beta_k - beta_s,k|`` of pairs ``(B, 52)`` x 2."""
-    idx = torch.tensor([blendshape_index(n) for n in EMPHASIS])
-    w = torch.tensor(list(EMPHASIS.values()))
+def pair_weights(beta: torch.Tensor, source_beta: torch.Tensor, emphasis: dict[str, float] | None = None
+                 ) -> torch.Tensor:
+    """``(B,)`` drawing weights ``1 + sum_k e_k |beta_k - beta_s,k|`` of pairs ``(B, 52)`` x 2, ``e = emphasis``
+    (default ``EMPHASIS``)."""
+    emphasis = EMPHASIS if emphasis is None else emphasis
+    idx = torch.tensor([blendshape_index(n) for n in emphasis])
+    w = torch.tensor(list(emphasis.values()))
     return 1.0 + ((beta[:, idx] - source_beta[:, idx]).abs().nan_to_num() * w).sum(-1)
 
 
-def draw_synthetic(clips: WarpClips, g: torch.Generator, oversample: int = 4):
+def draw_synthetic(clips: WarpClips, g: torch.Generator, oversample: int = 4, emphasis: dict[str, float] | None = None):
     """``n -> WarpBatch``: ``oversample * n`` candidate pairs, ``n`` of them kept with probability ``pair_weights``
     (blinks are rare in the synthetic clips; without this the field hardly sees one)."""
     def draw(n: int) -> WarpBatch:
         b = clips.warp_pairs(oversample * n, g)
-        keep = torch.multinomial(pair_weights(b.beta, b.source_beta), n, replacement=False, generator=g)
+        keep = torch.multinomial(pair_weights(b.beta, b.source_beta, emphasis), n, replacement=False, generator=g)
         return b.rows(keep)
 
     return draw

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import torch
 
-from .field_cache import FieldTraining, build_cache, draw_real, draw_synthetic, train_field
+from ..blendshapes import BLENDSHAPE_NAMES
+from .field_cache import EMPHASIS, FieldTraining, build_cache, draw_real, draw_synthetic, train_field
 from .loop import CsvLog
 
 
@@ -34,7 +35,22 @@ def add_field(sub) -> None:
     s.add_argument("--batch", type=int, default=FieldTraining.batch)
     s.add_argument("--lr", type=float, default=FieldTraining.lr)
     s.add_argument("--real-ratio", type=float, default=FieldTraining.real_ratio)
+    s.add_argument("--oversample", type=int, default=4, help="candidate pairs drawn per cached synthetic pair")
+    s.add_argument("--emphasis", action="append", default=[], metavar="NAME=W",
+                   help="drawing weight per unit change of blendshape NAME (repeatable; replaces that default)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the pair drawing")
     s.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+
+
+def parse_emphasis(items: list[str]) -> dict[str, float]:
+    """``["eyeBlinkLeft=30", ...]`` -> ``{"eyeBlinkLeft": 30.0}``; ValueError for an unknown name or a bad value."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or name not in BLENDSHAPE_NAMES:
+            raise ValueError(f"--emphasis wants NAME=W with NAME one of the 52 blendshapes, got {item!r}")
+        out[name] = float(value)
+    return out
 
 
 def run_field(args) -> int:
@@ -52,9 +68,11 @@ def run_field(args) -> int:
         base = load_config(resolve_checkpoint(args.init)).appearance
         appearance = dataclasses.replace(base, kind="warped", expression_field=True, field_size=args.field_size)
         model = warm_start(args.init, appearance)
-        g = torch.Generator().manual_seed(0)
+        g = torch.Generator().manual_seed(args.seed)
         clips = WarpClips(args.data)
-        synthetic = build_cache(model, draw_synthetic(clips, g), args.pairs, desc="synthetic pairs")
+        emphasis = {**EMPHASIS, **parse_emphasis(args.emphasis)}
+        synthetic = build_cache(model, draw_synthetic(clips, g, args.oversample, emphasis), args.pairs,
+                                desc="synthetic pairs")
         real = None
         if args.real is not None and args.real_pairs:
             real = build_cache(model, draw_real(RealClips(args.real), g), args.real_pairs, desc="real pairs")
