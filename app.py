@@ -48,12 +48,15 @@ expression, and the **camera** moves around the head (yaw/pitch), following the 
 Open re-implementation of *Export3D* (ECCV 2024). The preview updates when you release a slider.
 """
 LIMITS = """\
-- **Demo model.** The `small` preset (128x128 output, upscaled to 256x256 with Lanczos), trained only on
-  synthetic faces, on a CPU. On real photos expect a rough, blurry likeness rather than a faithful one.
+- **Demo model.** The `small` preset, trained for a few hours on a CPU. The 256x256 output is your photo's own
+  pixels, moved by a field rendered from the 3D head: the person, hair and background stay as they are, the head
+  turns and the mouth follows the driver, but **the eyes do not blink yet** and the inside of an opened mouth is a
+  dark blur. A portrait that is itself turned far away breaks up when the driver faces the camera: keep such
+  portraits near their own view.
 - **Camera range.** Yaw within ±{yaw:g}° and pitch within ±{pitch:g}° (also after adding the driver's head pose);
   larger angles are clamped. Quality drops towards the ends of the range.
-- **The background moves with the head.** The model generates the whole crop (head and background) as one 3D
-  object, so turning the camera also turns the background (and the mesh includes it).
+- **The background stays still** in the output (it is the photo's own); the depth map and the mesh include it as
+  part of one 3D object, and turning far stretches the crop's border.
 - **One face.** The largest face of the portrait is animated; the driver's largest face drives it. Lost driver
   frames (face not found) are filled in from their neighbours and counted in the status.
 - **Files.** Uploads and results stay on the server running the demo and are deleted after about an hour.
