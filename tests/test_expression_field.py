@@ -215,3 +215,10 @@ def test_emphasis_arguments_are_parsed_and_bad_ones_refused():
     for bad in (["eyeBlink=3"], ["jawOpen"], ["jawOpen=much"]):
         with pytest.raises(ValueError):
             parse_emphasis(bad)
+
+
+def test_field_command_reports_a_missing_checkpoint_without_a_traceback(tmp_path, capsys):
+    from export3d.training.cli import main
+
+    code = main(["field", "--init", str(tmp_path / "none"), "--data", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert code == 2 and "checkpoint folder not found" in capsys.readouterr().err

@@ -55,6 +55,7 @@ def parse_emphasis(items: list[str]) -> dict[str, float]:
 
 def run_field(args) -> int:
     from ..checkpoint import load_config, resolve_checkpoint
+    from ..errors import Export3DError
     from ..runtime import tune_malloc
     from .data import RealClips
     from .stage_warp import warm_start
@@ -83,7 +84,7 @@ def run_field(args) -> int:
         log = CsvLog(args.out / "field_log.csv", True, ["step", *names, "seconds"])
         res = train_field(model, synthetic, real, t, clips.frame_size,
                           lambda step, m: log.row(step, *[m.get(k, 0.0) for k in names], time.time() - t0))
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, Export3DError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     model.save_pretrained(args.out / "model", extra={"field_steps": args.steps, "pairs": args.pairs,
