@@ -92,6 +92,8 @@ class AppearanceConfig:
     #: opaque rays whose point the portrait's own surface hides are shown from the rendered branch (0: off).
     field_size: int = 0  #: warped: rays a side of the sampling field (0: the raw render's; larger: upsampled
     #: surface, so that the expression field is evaluated finely enough for eyelids and lips).
+    eyelids: bool = False  #: warped: close the portrait's eyelids by the driven eyeBlink scores with a landmark
+    #: remap inside the portrait (``rendering/eyelids.py``; needs ``WarpSource.eyelids``, not learned).
 
 
 @dataclass

@@ -19,7 +19,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..blendshapes import blendshape_index
 from ..config import ModelConfig
+from ..rendering.eyelids import close_eyelids, lid_closure
 from ..rendering.renderer import RenderOutput
 from ..rendering.warp import (
     deformed_points,
@@ -35,6 +37,7 @@ from ..rendering.warp import (
 from .expression_field import ExpressionField
 from .layers import conv_act
 
+_BLINK = [blendshape_index("eyeBlinkRight"), blendshape_index("eyeBlinkLeft")]  #: the order of ``WarpSource.eyelids``
 HIDDEN_LOGIT = -6.0  #: visibility logit of a point the depth test finds hidden in the portrait (at most)
 
 
@@ -47,16 +50,19 @@ class WarpSource:
     beta: torch.Tensor | None = None  #: (B, 52) the portrait's own expression (models with an expression field)
     distance: torch.Tensor | None = None  #: (B, 1, R, R) visible-surface distance of the portrait's own render
     #: in its own camera (models with ``appearance.depth_test``; ``Export3D.own_distance``)
+    eyelids: torch.Tensor | None = None  #: (B, 2, 2, K, 2) the portrait's lid contours in ``grid_sample`` units
+    #: of ``image`` (``face.eye_features.eyelid_contours``; models with ``appearance.eyelids``)
 
     def to(self, device) -> WarpSource:
         move = lambda x: None if x is None else x.to(device)  # noqa: E731
-        return WarpSource(self.image.to(device), self.camera.to(device), move(self.beta), move(self.distance))
+        return WarpSource(self.image.to(device), self.camera.to(device), move(self.beta), move(self.distance),
+                          move(self.eyelids))
 
     def expand(self, n: int, device=None) -> WarpSource:
         """A batch-1 source broadcast to ``n`` rows (on ``device`` when given)."""
         s = self if device is None else self.to(device)
         rows = lambda x: None if x is None else x.expand(n, *x.shape[1:])  # noqa: E731
-        return WarpSource(rows(s.image), rows(s.camera), rows(s.beta), rows(s.distance))
+        return WarpSource(rows(s.image), rows(s.camera), rows(s.beta), rows(s.distance), rows(s.eyelids))
 
 
 @dataclass
@@ -123,6 +129,7 @@ class WarpedAppearance(nn.Module):
         self.expression_field = ExpressionField(cfg.expression.beta_dim) if cfg.appearance.expression_field else None
         self.field_size = cfg.appearance.field_size or cfg.render.render_size
         self.depth_test = cfg.appearance.depth_test
+        self.eyelids = cfg.appearance.eyelids
 
     def surface(self, raw: RenderOutput, camera: torch.Tensor) -> SurfaceParts:
         """The parts of a raw render the field is made of, at the field's resolution (``appearance.field_size``)."""
@@ -160,6 +167,14 @@ class WarpedAppearance(nn.Module):
         a = parts.opacity.permute(0, 2, 3, 1)
         return a * grid + (1 - a) * identity_grid(grid.shape[1], grid), logit
 
+    def close_eyes(self, grid: torch.Tensor, source: WarpSource, beta: torch.Tensor | None) -> torch.Tensor:
+        """``grid (B, O, O, 2)`` remapped inside the portrait so that its eyes close as the driven eyeBlink
+        scores ask (``appearance.eyelids``); unchanged without lid contours or expressions."""
+        if not self.eyelids or source.eyelids is None or beta is None or source.beta is None:
+            return grid
+        closure = lid_closure(beta[:, _BLINK], source.beta[:, _BLINK])
+        return close_eyelids(grid, source.eyelids.to(grid.dtype), closure.to(grid.dtype))
+
     def forward(self, raw: RenderOutput, rendered: torch.Tensor, camera: torch.Tensor,
                 source: WarpSource, beta: torch.Tensor | None = None) -> WarpOutput:
         """``rendered (B, 3, S, S)``: the rendered branch (super-resolved features) for the same rays. The output
@@ -167,7 +182,7 @@ class WarpedAppearance(nn.Module):
         data's size)."""
         o = source.image.shape[-1]
         grid, logit = self.field(raw, camera, source, beta)
-        warped = warp_image(source.image, upsample_field(grid, o))
+        warped = warp_image(source.image, self.close_eyes(upsample_field(grid, o), source, beta))
         up = lambda x: F.interpolate(x, size=(o, o), mode="bilinear", align_corners=False)  # noqa: E731
         v, rendered, opacity = torch.sigmoid(up(logit)), up(rendered), up(raw.opacity)
         base = v * warped + (1 - v) * rendered

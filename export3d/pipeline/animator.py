@@ -37,11 +37,13 @@ import torch
 from ..errors import CheckpointError
 from ..face.crop import CropTransform
 from ..face.extractor import FaceExtractor, FaceSignals
+from ..face.eye_features import eyelid_contours
 from ..media.image import ImageSource, load_image
 from ..media.kind import is_video
 from ..models.export3d import Export3D
 from ..models.generator import SourceFeatures
 from ..models.warped import WarpSource
+from ..rendering.warp import pixels_to_grid
 from .expression import ExpressionSettings
 from .frames import CHUNK, FrameRenderer
 from .jobs import VideoJob, drive_still, run_mesh, run_still, run_video
@@ -164,15 +166,17 @@ class Animator:
         """Warped models: the same crop at the model's output size (from the full photo) and the portrait's camera."""
         if not self.model.warped:
             return None
-        hi = CropTransform(signals.box, self.frames.model_size).warp(rgb)
-        image = torch.from_numpy(hi).to(self.device).permute(2, 0, 1)[None].float() / 127.5 - 1
+        size = self.frames.model_size
+        transform = CropTransform(signals.box, size)
+        image = torch.from_numpy(transform.warp(rgb)).to(self.device).permute(2, 0, 1)[None].float() / 127.5 - 1
         as_row = lambda x: torch.from_numpy(np.asarray(x, np.float32))[None].to(self.device)  # noqa: E731
         camera, beta = as_row(signals.camera), as_row(signals.beta)
+        lids = pixels_to_grid(as_row(eyelid_contours(transform.image_to_crop(signals.landmarks))), size)
         distance = None
         if self.model.cfg.appearance.depth_test:
             with torch.inference_mode():
                 distance = self.model.own_distance(features, beta, camera)
-        return WarpSource(image, camera, beta, distance)
+        return WarpSource(image, camera, beta, distance, lids)
 
     def as_prepared(self, src: PreparedSource | ImageSource) -> PreparedSource:
         """``src`` itself when already prepared, else ``prepare_source(src)``."""

@@ -1,0 +1,96 @@
+"""Closing the portrait's eyelids: a backward remap of portrait coordinates built from its eyelid contours.
+
+Parameter-free geometry. The learned field cannot close an eye that the portrait shows open (the closing lid is
+folded away in the portrait, docs/training.md), so a warped model with ``appearance.eyelids`` first remaps the
+sampling field inside the portrait: an output that should show a closed lid fetches the lid skin above the
+portrait's upper lid, stretched down over the eye.
+
+Per eye, in a local frame (origin: midpoint of the two corners; x along the corners, y perpendicular and down
+in the image; unit: half the corner distance), the upper and lower lid contours are piecewise-linear curves
+``y_u(x)``, ``y_l(x)`` through the landmarks (corners included), zero outside the corners. With the opening
+``h = y_l - y_u`` and the closure ``c`` in [0, 1], the lids meet at ``y_m = y_l - MEET h`` and move to
+
+    y_u' = y_u + c (y_m - y_u),        y_l' = y_l + c (y_m - y_l).
+
+The skin band ``[y_u - UPPER_BAND, y_u]`` is stretched linearly over ``[y_u - UPPER_BAND, y_u']`` (so the lash
+line ends at ``y_u'``), the band ``[y_l, y_l + LOWER_BAND]`` over ``[y_l', y_l + LOWER_BAND]``; what is left of the
+eye between ``y_u'`` and ``y_l'`` stays where it is (the lids cover it) and everything else is the identity.
+The remap is continuous, the identity at ``c = 0`` and outside the bands, and leaves the corners fixed.
+"""
+
+from __future__ import annotations
+
+import torch
+
+MEET = 0.1  #: where the lids meet, as a fraction of the opening above the lower lid
+UPPER_BAND = 1.0  #: lid skin stretched over a closing eye, half eye-widths above the upper lid
+LOWER_BAND = 0.5  #: skin stretched up by the rising lower lid, half eye-widths below it
+CLOSED_SCORE = 0.6  #: a driver's calibrated eyeBlink score at which the lids are drawn fully closed
+#: (real blinks in the GRID clips peak at 0.37-0.55 after the tracker's smoothing)
+
+
+def lid_closure(blink: torch.Tensor, source_blink: torch.Tensor) -> torch.Tensor:
+    """Closure ``(B, 2)`` in [0, 1] from the driven and the portrait's own eyeBlink scores ``(B, 2)``:
+    ``(b - b_s) / (CLOSED_SCORE - b_s)``, 0 when the driver's eye is no more closed than the portrait's (an
+    eye the portrait shows closed is never opened)."""
+    room = (CLOSED_SCORE - source_blink).clamp_min(1e-3)
+    c = ((blink - source_blink) / room).clamp(0.0, 1.0)
+    return torch.where(source_blink < CLOSED_SCORE, c, torch.zeros_like(c))
+
+
+def close_eyelids(grid: torch.Tensor, lids: torch.Tensor, closure: torch.Tensor) -> torch.Tensor:
+    """Remap portrait coordinates ``grid (B, H, W, 2)`` (any consistent units, e.g. ``grid_sample``'s) so that
+    sampling the portrait at the result shows its eyes closed by ``closure (B, E)``.
+
+    ``lids (B, E, 2, K, 2)``: per eye the upper (index 0) and lower (1) lid contours, ``K`` points from one
+    corner to the other (both corners included), in the same units as ``grid``.
+    """
+    out = grid
+    for e in range(lids.shape[1]):
+        out = _close_one(out, lids[:, e], closure[:, e])
+    return out
+
+
+def _close_one(grid: torch.Tensor, lids: torch.Tensor, closure: torch.Tensor) -> torch.Tensor:
+    """``close_eyelids`` for one eye: ``lids (B, 2, K, 2)``, ``closure (B,)``."""
+    b, h, w, _ = grid.shape
+    corner_a, corner_b = lids[:, 0, 0], lids[:, 0, -1]  # (B, 2)
+    centre = (corner_a + corner_b) / 2
+    half = ((corner_b - corner_a).norm(dim=-1) / 2).clamp_min(1e-6)  # (B,)
+    ex = (corner_b - corner_a) / (2 * half[:, None])
+    ey = torch.stack([-ex[:, 1], ex[:, 0]], dim=-1)
+    ey = torch.where(ey[:, 1:2] < 0, -ey, ey)  # y points down the image
+
+    def local(p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # (B, ..., 2) -> x, y in half-widths
+        d = p - centre.view(b, *([1] * (p.dim() - 2)), 2)
+        scale = half.view(b, *([1] * (p.dim() - 2)))
+        return (d * ex.view(b, *([1] * (p.dim() - 2)), 2)).sum(-1) / scale, \
+               (d * ey.view(b, *([1] * (p.dim() - 2)), 2)).sum(-1) / scale
+
+    x, y = local(grid.reshape(b, h * w, 2))  # (B, N)
+    ux, uy = local(lids[:, 0])  # (B, K)
+    lx, ly = local(lids[:, 1])
+    y_u, y_l = _curve(x, ux, uy), _curve(x, lx, ly)
+    opening = (y_l - y_u).clamp_min(0.0)
+    c = closure.view(b, 1)
+    y_m = y_l - MEET * opening
+    y_u2, y_l2 = y_u + c * (y_m - y_u), y_l + c * (y_m - y_l)
+    top, bottom = y_u - UPPER_BAND, y_l + LOWER_BAND
+    upper = (y >= top) & (y <= y_u2)
+    lower = (y >= y_l2) & (y <= bottom)
+    y_src = torch.where(upper, top + (y - top) * UPPER_BAND / (y_u2 - top).clamp_min(1e-6), y)
+    y_src = torch.where(lower, bottom - (bottom - y) * LOWER_BAND / (bottom - y_l2).clamp_min(1e-6), y_src)
+    moved = (y_src - y) * half.view(b, 1)  # back to grid units, along ey
+    return grid + (moved[..., None] * ey.view(b, 1, 2)).reshape(b, h, w, 2)
+
+
+def _curve(x: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+    """Piecewise-linear ``y(x)`` through the points ``(xs, ys) (B, K)`` at ``x (B, N)``; 0 outside them."""
+    xs, order = xs.sort(dim=-1)
+    ys = ys.gather(-1, order)
+    i = torch.searchsorted(xs.contiguous(), x.contiguous()).clamp(1, xs.shape[-1] - 1)
+    x0, x1 = xs.gather(-1, i - 1), xs.gather(-1, i)
+    y0, y1 = ys.gather(-1, i - 1), ys.gather(-1, i)
+    t = ((x - x0) / (x1 - x0).clamp_min(1e-6)).clamp(0.0, 1.0)
+    inside = (x >= xs[:, :1]) & (x <= xs[:, -1:])
+    return torch.where(inside, y0 + t * (y1 - y0), torch.zeros_like(x))
