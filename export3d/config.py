@@ -93,7 +93,9 @@ class AppearanceConfig:
     field_size: int = 0  #: warped: rays a side of the sampling field (0: the raw render's; larger: upsampled
     #: surface, so that the expression field is evaluated finely enough for eyelids and lips).
     eyelids: bool = False  #: warped: close the portrait's eyelids by the driven eyeBlink scores with a landmark
-    #: remap inside the portrait (``rendering/eyelids.py``; needs ``WarpSource.eyelids``, not learned).
+    #: remap inside the portrait (``rendering/eyelids.py``; needs ``WarpSource.landmarks``, not learned).
+    mouth: bool = False  #: warped: open the portrait's mouth by the driven jawOpen with a landmark remap inside
+    #: the portrait and a cavity colour between the lips (``rendering/mouth.py``; not learned).
 
 
 @dataclass

@@ -15,9 +15,10 @@ import pytest
 import torch
 from conftest import have_face_models
 
-from export3d.face.eye_features import LID_POINTS, eyelid_contours
+from export3d.face.part_contours import EYELID_INDEX, eyelid_contours
 from export3d.rendering.eyelids import CLOSED_SCORE, MEET, UPPER_BAND, close_eyelids, lid_closure
 
+LID_POINTS = EYELID_INDEX.shape[-1]
 HALF = 0.2  #: half eye width of the test eye, grid units
 OPEN = 0.1  #: the test eye's opening at its centre (upper lid at -OPEN/2, lower at +OPEN/2)
 

@@ -19,7 +19,6 @@ from tqdm import tqdm
 
 from ..face.crop import CropTransform
 from ..face.extractor import FaceExtractor
-from ..face.eye_features import eyelid_contours
 from ..media.kind import suffix_kind
 from ..media.video import iter_frames
 from .analysis import FaceAnalyzer
@@ -36,21 +35,21 @@ class ClipData:
     beta: np.ndarray  #: (F, 52)
     camera: np.ndarray  #: (F, 25)
     valid: np.ndarray  #: (F,) bool, False where tracking filled in a lost face
-    lids: np.ndarray | None = None  #: (F, 2, 2, K, 2) lid contours in crop pixels (``eyelid_contours``)
+    landmarks: np.ndarray | None = None  #: (F, 478, 2) MediaPipe landmarks in crop pixels
 
 
 def load_clip(path: Path, size: int, extractor: FaceExtractor, max_seconds: float | None = None) -> ClipData:
     frames = list(iter_frames(path, max_seconds=max_seconds))
     signals = list(extractor.track(iter(frames), fps=25.0, smoothing=0.0))
     crops = np.stack([CropTransform(s.box, size).warp(f) for s, f in zip(signals, frames, strict=True)])
-    lids = np.stack([eyelid_contours(CropTransform(s.box, size).image_to_crop(s.landmarks)) for s in signals])
+    marks = np.stack([CropTransform(s.box, size).image_to_crop(s.landmarks) for s in signals])
     return ClipData(path.stem, crops, np.stack([s.beta for s in signals]),
                     cameras_from_angles(np.array([s.angles for s in signals])),
-                    np.array([not s.interpolated for s in signals]), lids)
+                    np.array([not s.interpolated for s in signals]), marks)
 
 
-def _first(lids: np.ndarray | None) -> np.ndarray | None:
-    return None if lids is None else lids[0]
+def _first(rows: np.ndarray | None) -> np.ndarray | None:
+    return None if rows is None else rows[0]
 
 
 def _same_person(a: str, b: str) -> bool:
@@ -91,7 +90,7 @@ def evaluate_grid(clips: list[ClipData], methods: dict[str, Method], analyzer: F
         ra = readouts[a.name]
         for name, method in methods.items():
             pred = method(src, a.beta[ok], a.camera[ok], source_camera=a.camera[0], source_beta=a.beta[0],
-                          source_lids=_first(a.lids))
+                          source_landmarks=_first(a.landmarks))
             self_scores[name].append(score(pred, a.crops[ok], analyzer.read(pred), ra.rows(ok), ra.rows(ok),
                                            np.repeat(src_id, len(ok), 0), lpips))
             if a is clips[0]:
@@ -105,7 +104,7 @@ def evaluate_grid(clips: list[ClipData], methods: dict[str, Method], analyzer: F
             rb = readouts[b.name]
             for name, method in methods.items():
                 pred = method(src, b.beta[idx], b.camera[idx], source_camera=a.camera[0], source_beta=a.beta[0],
-                              source_lids=_first(a.lids))
+                              source_landmarks=_first(a.landmarks))
                 s = score(pred, b.crops[idx], analyzer.read(pred), rb.rows(idx), rb.rows(idx),
                           np.repeat(src_id, len(idx), 0), None)
                 cross_scores[name].append({k: s[k] for k in ("SFace-CSIM", "AED", "APD", "face found")})

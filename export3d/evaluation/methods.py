@@ -1,9 +1,9 @@
 """The methods a report compares: the model and two trivial baselines.
 
 A method maps ``(source (S, S, 3) uint8, beta (N, 52), camera (N, 25), source_camera (25,) | None,
-source_beta (52,) | None, source_lids (2, 2, K, 2) | None)`` to predictions ``(N, S, S, 3)`` uint8 (the source's
-own camera is needed by warped models only, its own expression by those with an expression field, its lid contours
-in crop pixels by those with ``appearance.eyelids``). Baselines ignore the driving signals:
+source_beta (52,) | None, source_landmarks (478, 2) | None)`` to predictions ``(N, S, S, 3)`` uint8 (the source's
+own camera is needed by warped models only, its own expression by those with an expression field, its MediaPipe
+landmarks in crop pixels by those with ``appearance.eyelids`` or ``mouth``). Baselines ignore the driving signals:
 
 * ``copy source``: the source image itself (what a model that learned nothing 3-D would give);
 * ``mean training image``: the per-pixel mean of training frames (the best constant image in L2).
@@ -24,7 +24,7 @@ from ..models.export3d import Export3D
 from .scoring import to_tensor, to_uint8
 
 Method = Callable[..., np.ndarray]  #: ``(source, beta, camera, source_camera=None, source_beta=None,
-#: source_lids=None) -> predictions``
+#: source_landmarks=None) -> predictions``
 ORACLE_WARP = "oracle warp"
 
 
@@ -42,13 +42,14 @@ def model_method(model: Export3D, chunk: int = 16) -> Method:
 
     @torch.inference_mode()
     def run(source: np.ndarray, beta: np.ndarray, camera: np.ndarray, source_camera=None,
-            source_beta=None, source_lids=None) -> np.ndarray:
+            source_beta=None, source_landmarks=None) -> np.ndarray:
         dev = next(model.parameters()).device
         image = to_tensor(source[None]).to(dev)
         feats = model.encode_source(image)
         b = torch.as_tensor(beta, dtype=torch.float32, device=dev)
         c = torch.as_tensor(camera, dtype=torch.float32, device=dev)
-        outs = [to_uint8(_frames(model, feats, image, (source_camera, source_beta, source_lids), b[i:i + chunk], c[i:i + chunk]))
+        own = (source_camera, source_beta, source_landmarks)
+        outs = [to_uint8(_frames(model, feats, image, own, b[i:i + chunk], c[i:i + chunk]))
                 for i in range(0, len(b), chunk)]
         return np.concatenate(outs) if outs else np.zeros((0, *source.shape), np.uint8)
 
@@ -58,7 +59,7 @@ def model_method(model: Export3D, chunk: int = 16) -> Method:
 def _frames(model: Export3D, feats, image: torch.Tensor, own: tuple, beta: torch.Tensor,
             camera: torch.Tensor) -> torch.Tensor:
     """``own``: the source's own camera, expression and lid contours (crop pixels); any may be None."""
-    source_camera, source_beta, source_lids = own
+    source_camera, source_beta, source_landmarks = own
     if not model.warped:
         return model.animate_frame(feats.expand(len(beta)), beta, camera)
     if source_camera is None:
@@ -70,20 +71,20 @@ def _frames(model: Export3D, feats, image: torch.Tensor, own: tuple, beta: torch
     planes = model.planes(feats.expand(len(beta)), beta)
     cam, own_beta = row(source_camera), row(source_beta)
     distance = model.own_distance(feats, own_beta, cam) if model.cfg.appearance.depth_test else None
-    lids = None if source_lids is None else pixels_to_grid(row(source_lids), image.shape[-1])
-    source = WarpSource(image, cam, own_beta, distance, lids).expand(len(beta))
+    marks = None if source_landmarks is None else pixels_to_grid(row(source_landmarks), image.shape[-1])
+    source = WarpSource(image, cam, own_beta, distance, marks).expand(len(beta))
     out, _, _ = model.render_warped(planes, camera, source, beta)
     return out.image
 
 
 def copy_source(source: np.ndarray, beta: np.ndarray, camera: np.ndarray, source_camera=None,
-                source_beta=None, source_lids=None) -> np.ndarray:
+                source_beta=None, source_landmarks=None) -> np.ndarray:
     return np.repeat(source[None], len(beta), axis=0)
 
 
 def constant_method(image: np.ndarray) -> Method:
     def run(source: np.ndarray, beta: np.ndarray, camera: np.ndarray, source_camera=None,
-            source_beta=None, source_lids=None) -> np.ndarray:
+            source_beta=None, source_landmarks=None) -> np.ndarray:
         return np.repeat(image[None], len(beta), axis=0)
 
     return run

@@ -14,10 +14,6 @@ FEATURE_NAMES = ("open_R", "open_L", "iris_h_R", "iris_h_L", "iris_v_R", "iris_v
 # subject's right eye: outer corner 33, inner 133, upper lid 159, lower lid 145, iris centre 468
 # subject's left eye: outer corner 263, inner 362, upper lid 386, lower lid 374, iris centre 473
 _EYES = ((33, 133, 159, 145, 468), (263, 362, 386, 374, 473))
-#: lid contours between the corners above, per eye (subject's right, then left): upper lid, lower lid
-_LIDS = (((246, 161, 160, 159, 158, 157, 173), (7, 163, 144, 145, 153, 154, 155)),
-         ((466, 388, 387, 386, 385, 384, 398), (249, 390, 373, 374, 380, 381, 382)))
-LID_POINTS = 9  #: points of one lid contour, both corners included
 
 
 def eye_features(landmarks: np.ndarray) -> np.ndarray:
@@ -35,13 +31,3 @@ def eye_features(landmarks: np.ndarray) -> np.ndarray:
         vert.append(offset @ normal / width)
     return np.array(opening + horiz + vert, dtype=np.float32)
 
-
-def eyelid_contours(landmarks: np.ndarray) -> np.ndarray:
-    """``(478, 2+)`` landmarks -> ``(2, 2, LID_POINTS, 2)``: per eye (subject's right = MediaPipe's
-    ``eyeBlinkRight``, then left) the upper and the lower lid, from the outer corner to the inner one, in the
-    landmarks' units (``rendering/eyelids.py`` closes them)."""
-    lm = np.asarray(landmarks, dtype=np.float64)[:, :2]
-    eyes = []
-    for (outer, inner, *_), lids in zip(_EYES, _LIDS):
-        eyes.append([lm[[outer, *lid, inner]] for lid in lids])
-    return np.asarray(eyes, dtype=np.float32)

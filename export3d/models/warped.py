@@ -21,7 +21,9 @@ import torch.nn.functional as F
 
 from ..blendshapes import blendshape_index
 from ..config import ModelConfig
+from ..face.part_contours import chin_point, eyelid_contours, lip_contours
 from ..rendering.eyelids import close_eyelids, lid_closure
+from ..rendering.mouth import cavity_colour, mouth_opening, open_mouth, pull_corners
 from ..rendering.renderer import RenderOutput
 from ..rendering.warp import (
     deformed_points,
@@ -37,7 +39,9 @@ from ..rendering.warp import (
 from .expression_field import ExpressionField
 from .layers import conv_act
 
-_BLINK = [blendshape_index("eyeBlinkRight"), blendshape_index("eyeBlinkLeft")]  #: the order of ``WarpSource.eyelids``
+_BLINK = [blendshape_index("eyeBlinkRight"), blendshape_index("eyeBlinkLeft")]  #: the order of ``eyelid_contours``
+_JAW = blendshape_index("jawOpen")
+_SMILE = [blendshape_index("mouthSmileRight"), blendshape_index("mouthSmileLeft")]  #: the order of the lips' ends
 HIDDEN_LOGIT = -6.0  #: visibility logit of a point the depth test finds hidden in the portrait (at most)
 
 
@@ -50,19 +54,19 @@ class WarpSource:
     beta: torch.Tensor | None = None  #: (B, 52) the portrait's own expression (models with an expression field)
     distance: torch.Tensor | None = None  #: (B, 1, R, R) visible-surface distance of the portrait's own render
     #: in its own camera (models with ``appearance.depth_test``; ``Export3D.own_distance``)
-    eyelids: torch.Tensor | None = None  #: (B, 2, 2, K, 2) the portrait's lid contours in ``grid_sample`` units
-    #: of ``image`` (``face.eye_features.eyelid_contours``; models with ``appearance.eyelids``)
+    landmarks: torch.Tensor | None = None  #: (B, 478, 2) the portrait's MediaPipe landmarks in ``grid_sample``
+    #: units of ``image`` (models with ``appearance.eyelids`` or ``appearance.mouth``)
 
     def to(self, device) -> WarpSource:
         move = lambda x: None if x is None else x.to(device)  # noqa: E731
         return WarpSource(self.image.to(device), self.camera.to(device), move(self.beta), move(self.distance),
-                          move(self.eyelids))
+                          move(self.landmarks))
 
     def expand(self, n: int, device=None) -> WarpSource:
         """A batch-1 source broadcast to ``n`` rows (on ``device`` when given)."""
         s = self if device is None else self.to(device)
         rows = lambda x: None if x is None else x.expand(n, *x.shape[1:])  # noqa: E731
-        return WarpSource(rows(s.image), rows(s.camera), rows(s.beta), rows(s.distance), rows(s.eyelids))
+        return WarpSource(rows(s.image), rows(s.camera), rows(s.beta), rows(s.distance), rows(s.landmarks))
 
 
 @dataclass
@@ -129,7 +133,7 @@ class WarpedAppearance(nn.Module):
         self.expression_field = ExpressionField(cfg.expression.beta_dim) if cfg.appearance.expression_field else None
         self.field_size = cfg.appearance.field_size or cfg.render.render_size
         self.depth_test = cfg.appearance.depth_test
-        self.eyelids = cfg.appearance.eyelids
+        self.eyelids, self.mouth = cfg.appearance.eyelids, cfg.appearance.mouth
 
     def surface(self, raw: RenderOutput, camera: torch.Tensor) -> SurfaceParts:
         """The parts of a raw render the field is made of, at the field's resolution (``appearance.field_size``)."""
@@ -157,7 +161,7 @@ class WarpedAppearance(nn.Module):
             if beta is None or source.beta is None:
                 raise ValueError("this model's expression field needs the driven beta and the portrait's own "
                                  "(WarpSource.beta)")
-            delta, extra = self.expression_field(surface, beta, source.beta)
+            delta, extra = self.expression_field(surface, self._field_beta(beta, source.beta), source.beta)
             points, logit = points + delta, logit + extra
         if self.depth_test and source.distance is not None:
             hidden = hidden_by_depth(points, source.camera, source.distance, self.depth_test) & (parts.opacity > 0.5)
@@ -167,13 +171,31 @@ class WarpedAppearance(nn.Module):
         a = parts.opacity.permute(0, 2, 3, 1)
         return a * grid + (1 - a) * identity_grid(grid.shape[1], grid), logit
 
-    def close_eyes(self, grid: torch.Tensor, source: WarpSource, beta: torch.Tensor | None) -> torch.Tensor:
-        """``grid (B, O, O, 2)`` remapped inside the portrait so that its eyes close as the driven eyeBlink
-        scores ask (``appearance.eyelids``); unchanged without lid contours or expressions."""
-        if not self.eyelids or source.eyelids is None or beta is None or source.beta is None:
-            return grid
-        closure = lid_closure(beta[:, _BLINK], source.beta[:, _BLINK])
-        return close_eyelids(grid, source.eyelids.to(grid.dtype), closure.to(grid.dtype))
+    def _field_beta(self, beta: torch.Tensor, source_beta: torch.Tensor) -> torch.Tensor:
+        """What the expression field sees: with the mouth remap on, the jaw opens there alone (both together
+        stretch the lips into a blob), so the field gets the portrait's own jawOpen."""
+        if not self.mouth:
+            return beta
+        return torch.cat([beta[:, :_JAW], source_beta[:, _JAW:_JAW + 1], beta[:, _JAW + 1:]], dim=1)
+
+    def move_parts(self, grid: torch.Tensor, source: WarpSource,
+                   beta: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``grid (B, O, O, 2)`` remapped inside the portrait so that its eyes close and its mouth opens as the
+        driven scores ask (``appearance.eyelids``, ``appearance.mouth``), and the mouth's cavity weight
+        ``(B, 1, O, O)`` (None without a mouth remap). Unchanged without landmarks or expressions."""
+        if source.landmarks is None or beta is None or source.beta is None:
+            return grid, None
+        marks, cavity = source.landmarks.to(grid.dtype), None
+        if self.mouth:
+            lips = lip_contours(marks)
+            smile = (beta[:, _SMILE] - source.beta[:, _SMILE]).clamp(-1, 1).to(grid.dtype)
+            opening = mouth_opening(beta[:, _JAW], source.beta[:, _JAW]).to(grid.dtype)
+            grid, cavity = open_mouth(pull_corners(grid, lips, smile), lips, chin_point(marks), opening)
+            cavity = cavity[:, None]
+        if self.eyelids:
+            closure = lid_closure(beta[:, _BLINK], source.beta[:, _BLINK]).to(grid.dtype)
+            grid = close_eyelids(grid, eyelid_contours(marks), closure)
+        return grid, cavity
 
     def forward(self, raw: RenderOutput, rendered: torch.Tensor, camera: torch.Tensor,
                 source: WarpSource, beta: torch.Tensor | None = None) -> WarpOutput:
@@ -182,7 +204,10 @@ class WarpedAppearance(nn.Module):
         data's size)."""
         o = source.image.shape[-1]
         grid, logit = self.field(raw, camera, source, beta)
-        warped = warp_image(source.image, self.close_eyes(upsample_field(grid, o), source, beta))
+        fine, cavity = self.move_parts(upsample_field(grid, o), source, beta)
+        warped = warp_image(source.image, fine)
+        if cavity is not None:
+            warped = torch.lerp(warped, cavity_colour(source.image, lip_contours(source.landmarks)), cavity)
         up = lambda x: F.interpolate(x, size=(o, o), mode="bilinear", align_corners=False)  # noqa: E731
         v, rendered, opacity = torch.sigmoid(up(logit)), up(rendered), up(raw.opacity)
         base = v * warped + (1 - v) * rendered

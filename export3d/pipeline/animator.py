@@ -37,7 +37,6 @@ import torch
 from ..errors import CheckpointError
 from ..face.crop import CropTransform
 from ..face.extractor import FaceExtractor, FaceSignals
-from ..face.eye_features import eyelid_contours
 from ..media.image import ImageSource, load_image
 from ..media.kind import is_video
 from ..models.export3d import Export3D
@@ -171,12 +170,12 @@ class Animator:
         image = torch.from_numpy(transform.warp(rgb)).to(self.device).permute(2, 0, 1)[None].float() / 127.5 - 1
         as_row = lambda x: torch.from_numpy(np.asarray(x, np.float32))[None].to(self.device)  # noqa: E731
         camera, beta = as_row(signals.camera), as_row(signals.beta)
-        lids = pixels_to_grid(as_row(eyelid_contours(transform.image_to_crop(signals.landmarks))), size)
+        marks = pixels_to_grid(as_row(transform.image_to_crop(signals.landmarks)), size)
         distance = None
         if self.model.cfg.appearance.depth_test:
             with torch.inference_mode():
                 distance = self.model.own_distance(features, beta, camera)
-        return WarpSource(image, camera, beta, distance, lids)
+        return WarpSource(image, camera, beta, distance, marks)
 
     def as_prepared(self, src: PreparedSource | ImageSource) -> PreparedSource:
         """``src`` itself when already prepared, else ``prepare_source(src)``."""

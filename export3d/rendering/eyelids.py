@@ -5,8 +5,8 @@ folded away in the portrait, docs/training.md), so a warped model with ``appeara
 sampling field inside the portrait: an output that should show a closed lid fetches the lid skin above the
 portrait's upper lid, stretched down over the eye.
 
-Per eye, in a local frame (origin: midpoint of the two corners; x along the corners, y perpendicular and down
-in the image; unit: half the corner distance), the upper and lower lid contours are piecewise-linear curves
+Per eye, in its local frame (``part_frame.py``: origin between the corners, x along them, y down the image,
+unit half the corner distance), the upper and lower lid contours are piecewise-linear curves
 ``y_u(x)``, ``y_l(x)`` through the landmarks (corners included), zero outside the corners. With the opening
 ``h = y_l - y_u`` and the closure ``c`` in [0, 1], the lids meet at ``y_m = y_l - MEET h`` and move to
 
@@ -21,6 +21,8 @@ The remap is continuous, the identity at ``c = 0`` and outside the bands, and le
 from __future__ import annotations
 
 import torch
+
+from .part_frame import PartFrame, contour_curve
 
 MEET = 0.1  #: where the lids meet, as a fraction of the opening above the lower lid
 UPPER_BAND = 1.0  #: lid skin stretched over a closing eye, half eye-widths above the upper lid
@@ -54,23 +56,10 @@ def close_eyelids(grid: torch.Tensor, lids: torch.Tensor, closure: torch.Tensor)
 def _close_one(grid: torch.Tensor, lids: torch.Tensor, closure: torch.Tensor) -> torch.Tensor:
     """``close_eyelids`` for one eye: ``lids (B, 2, K, 2)``, ``closure (B,)``."""
     b, h, w, _ = grid.shape
-    corner_a, corner_b = lids[:, 0, 0], lids[:, 0, -1]  # (B, 2)
-    centre = (corner_a + corner_b) / 2
-    half = ((corner_b - corner_a).norm(dim=-1) / 2).clamp_min(1e-6)  # (B,)
-    ex = (corner_b - corner_a) / (2 * half[:, None])
-    ey = torch.stack([-ex[:, 1], ex[:, 0]], dim=-1)
-    ey = torch.where(ey[:, 1:2] < 0, -ey, ey)  # y points down the image
-
-    def local(p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # (B, ..., 2) -> x, y in half-widths
-        d = p - centre.view(b, *([1] * (p.dim() - 2)), 2)
-        scale = half.view(b, *([1] * (p.dim() - 2)))
-        return (d * ex.view(b, *([1] * (p.dim() - 2)), 2)).sum(-1) / scale, \
-               (d * ey.view(b, *([1] * (p.dim() - 2)), 2)).sum(-1) / scale
-
-    x, y = local(grid.reshape(b, h * w, 2))  # (B, N)
-    ux, uy = local(lids[:, 0])  # (B, K)
-    lx, ly = local(lids[:, 1])
-    y_u, y_l = _curve(x, ux, uy), _curve(x, lx, ly)
+    frame = PartFrame.from_corners(lids[:, 0, 0], lids[:, 0, -1])
+    points = grid.reshape(b, h * w, 2)
+    x, y = frame.to_local(points)
+    y_u, y_l = contour_curve(frame, lids[:, 0], x), contour_curve(frame, lids[:, 1], x)
     opening = (y_l - y_u).clamp_min(0.0)
     c = closure.view(b, 1)
     y_m = y_l - MEET * opening
@@ -80,17 +69,4 @@ def _close_one(grid: torch.Tensor, lids: torch.Tensor, closure: torch.Tensor) ->
     lower = (y >= y_l2) & (y <= bottom)
     y_src = torch.where(upper, top + (y - top) * UPPER_BAND / (y_u2 - top).clamp_min(1e-6), y)
     y_src = torch.where(lower, bottom - (bottom - y) * LOWER_BAND / (bottom - y_l2).clamp_min(1e-6), y_src)
-    moved = (y_src - y) * half.view(b, 1)  # back to grid units, along ey
-    return grid + (moved[..., None] * ey.view(b, 1, 2)).reshape(b, h, w, 2)
-
-
-def _curve(x: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
-    """Piecewise-linear ``y(x)`` through the points ``(xs, ys) (B, K)`` at ``x (B, N)``; 0 outside them."""
-    xs, order = xs.sort(dim=-1)
-    ys = ys.gather(-1, order)
-    i = torch.searchsorted(xs.contiguous(), x.contiguous()).clamp(1, xs.shape[-1] - 1)
-    x0, x1 = xs.gather(-1, i - 1), xs.gather(-1, i)
-    y0, y1 = ys.gather(-1, i - 1), ys.gather(-1, i)
-    t = ((x - x0) / (x1 - x0).clamp_min(1e-6)).clamp(0.0, 1.0)
-    inside = (x >= xs[:, :1]) & (x <= xs[:, -1:])
-    return torch.where(inside, y0 + t * (y1 - y0), torch.zeros_like(x))
+    return frame.shift_along_y(points, y_src - y).reshape(b, h, w, 2)

@@ -1,0 +1,106 @@
+"""Opening the portrait's mouth: a backward remap of portrait coordinates built from its lip contours.
+
+Parameter-free geometry, the mouth's counterpart of ``eyelids.py``. A portrait with a closed mouth has no mouth
+interior to warp, and the learned field only stretches the lips (docs/model.md), so a warped model with
+``appearance.mouth`` remaps the sampling field inside the portrait: the lower lip and the chin move down by the
+opening ``g`` and the gap between the lips shows the portrait's own mouth interior, stretched, darkened towards
+a cavity colour where the portrait had none.
+
+In the mouth's frame (``part_frame.py``; corners: the inner lip corners) the inner lip contours are ``y_u(x)``
+(upper) and ``y_l(x)`` (lower), the portrait's interior ``h = y_l - y_u`` and the chin is at ``y_c``. The opening
+is lens-shaped, ``g(x) = g0 (1 - x^2)`` for ``|x| < 1`` (0 at the corners), and never closes more than
+``MAX_CLOSE`` of an open portrait's interior. Output ``y`` fetches the portrait at
+
+    [y_u, y_l + g]:               y_u + (y - y_u) h / (h + g)        (the interior, stretched)
+    [y_l + g, y_c + g]:           y - g                              (lower lip and chin, moved down)
+    [y_c + g, y_c + D]:           y_c + D - (y_c + D - y) D / (D - g)   (the skin under the chin, compressed)
+
+with ``D = NECK_BAND y_c``, and is the identity elsewhere. The cavity weight is ``g / (h + g)`` in the interior
+band (1 where the portrait's mouth was closed), faded in over ``FEATHER`` from the lips, and 0 elsewhere.
+
+``pull_corners`` does the smile: the corners move out and up with a Gaussian falloff around them.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .part_frame import PartFrame, contour_curve
+
+JAW_GAIN = 1.2  #: opening at the mouth's centre per unit of jawOpen above the portrait's own, half mouth widths
+NECK_BAND = 0.6  #: skin under the chin that absorbs the chin's motion, as a fraction of the mouth-chin distance
+MAX_OPEN = 0.8  #: largest opening, as a fraction of that band (the remap stays one-to-one)
+MAX_CLOSE = 0.9  #: largest share of an open portrait's interior that a closing jaw removes
+SMILE_OUT, SMILE_UP = 0.25, 0.3  #: a full smile moves a mouth corner this far out and up, half mouth widths
+SMILE_REACH = 0.7  #: how far around a corner the smile pulls the skin (Gaussian sigma), half mouth widths
+CAVITY_SHADE = 0.25  #: the cavity's colour: the lips' mean colour times this
+FEATHER = 0.06  #: the cavity fades in over this distance from the lips, half mouth widths
+
+
+def mouth_opening(jaw: torch.Tensor, source_jaw: torch.Tensor) -> torch.Tensor:
+    """Opening ``g0 (B,)`` at the mouth's centre, half mouth widths, from the driven and the portrait's own
+    jawOpen scores ``(B,)`` (negative: the driver's mouth is more closed than the portrait's)."""
+    return JAW_GAIN * (jaw - source_jaw)
+
+
+def open_mouth(grid: torch.Tensor, lips: torch.Tensor, chin: torch.Tensor,
+               opening: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Remap portrait coordinates ``grid (B, H, W, 2)`` so that sampling the portrait at the result shows its
+    mouth opened by ``opening (B,)`` (``mouth_opening``); also returns the cavity weight ``(B, H, W)`` in [0, 1].
+
+    ``lips (B, 2, K, 2)``: the inner upper (index 0) and inner lower (1) lip contours from one inner corner to the
+    other, ``chin (B, 2)``: the chin's lowest point, both in the units of ``grid``.
+    """
+    b, h, w, _ = grid.shape
+    frame = PartFrame.from_corners(lips[:, 0, 0], lips[:, 0, -1])
+    points = grid.reshape(b, h * w, 2)
+    x, y = frame.to_local(points)
+    y_u, y_l = contour_curve(frame, lips[:, 0], x), contour_curve(frame, lips[:, 1], x)
+    interior = (y_l - y_u).clamp_min(0.0)
+    y_c = frame.to_local(chin[:, None])[1].clamp_min(1e-3)  # (B, 1)
+    band = NECK_BAND * y_c
+    g0 = opening.view(b, 1).clamp(max=MAX_OPEN * band)
+    g = torch.where(x.abs() < 1, g0 * (1 - x**2), torch.zeros_like(x)).maximum(-MAX_CLOSE * interior)
+    in_mouth = (y >= y_u) & (y <= y_l + g) & (x.abs() < 1)
+    moved = (y > y_l + g) & (y <= y_c + g) & (x.abs() < 1)
+    neck = (y > y_c + g) & (y <= y_c + band) & (x.abs() < 1)
+    y_src = torch.where(in_mouth, y_u + (y - y_u) * interior / (interior + g).clamp_min(1e-6), y)
+    y_src = torch.where(moved, y - g, y_src)
+    y_src = torch.where(neck, y_c + band - (y_c + band - y) * band / (band - g).clamp_min(1e-6), y_src)
+    edge = ((y - y_u) / FEATHER).clamp(0, 1) * ((y_l + g - y) / FEATHER).clamp(0, 1)
+    share = g.clamp_min(0) / (interior + g.clamp_min(0)).clamp_min(1e-6)
+    cavity = torch.where(in_mouth, share * edge, torch.zeros_like(x))
+    return frame.shift_along_y(points, y_src - y).reshape(b, h, w, 2), cavity.reshape(b, h, w)
+
+
+def cavity_colour(image: torch.Tensor, lips: torch.Tensor) -> torch.Tensor:
+    """``(B, 3, 1, 1)``: the mean colour of ``image (B, 3, H, W)`` (in [-1, 1]) at the lip contour points
+    ``(B, 2, K, 2)`` (``grid_sample`` units), scaled by ``CAVITY_SHADE`` in [0, 1] intensity."""
+    samples = F.grid_sample(image, lips.reshape(lips.shape[0], 1, -1, 2).to(image.dtype), align_corners=False)
+    mean01 = (samples.mean(dim=(2, 3), keepdim=True) + 1) / 2
+    return (CAVITY_SHADE * mean01) * 2 - 1
+
+
+def pull_corners(grid: torch.Tensor, lips: torch.Tensor, smile: torch.Tensor) -> torch.Tensor:
+    """Remap portrait coordinates ``grid (B, H, W, 2)`` so that the mouth's corners (the ends of ``lips
+    (B, 2, K, 2)``) are pulled out and up by ``smile (B, 2)`` (per corner, the order of the contours' ends: the
+    subject's right, then left; the driven mouthSmile minus the portrait's own).
+
+    Each corner moves by ``smile (±SMILE_OUT, -SMILE_UP)`` in the mouth's frame, the skin around it with a
+    Gaussian falloff of width ``SMILE_REACH``; the backward map subtracts the displacement at the output point
+    (exact at the corners' new positions up to the falloff's slope, a good inverse for moves of a fraction of the
+    falloff width).
+    """
+    b, h, w, _ = grid.shape
+    frame = PartFrame.from_corners(lips[:, 0, 0], lips[:, 0, -1])
+    points = grid.reshape(b, h * w, 2)
+    x, y = frame.to_local(points)
+    dx, dy = torch.zeros_like(x), torch.zeros_like(y)
+    for side, corner_x in ((0, -1.0), (1, 1.0)):
+        s = smile[:, side:side + 1]
+        new_x, new_y = corner_x * (1 + SMILE_OUT * s), -SMILE_UP * s
+        weight = torch.exp(-((x - new_x) ** 2 + (y - new_y) ** 2) / (2 * SMILE_REACH**2))
+        dx, dy = dx + weight * corner_x * SMILE_OUT * s, dy - weight * SMILE_UP * s
+    d = (-dx[..., None] * frame.ex[:, None] - dy[..., None] * frame.ey[:, None]) * frame.half[:, None, None]
+    return (points + d).reshape(b, h, w, 2)
