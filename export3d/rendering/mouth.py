@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from .part_frame import PartFrame, contour_curve
 
-JAW_GAIN = 1.2  #: opening at the mouth's centre per unit of jawOpen above the portrait's own, half mouth widths
+JAW_GAIN = 2.0  #: opening at the mouth's centre per unit of jawOpen above the portrait's own, half mouth widths
 NECK_BAND = 0.6  #: skin under the chin that absorbs the chin's motion, as a fraction of the mouth-chin distance
 MAX_OPEN = 0.8  #: largest opening, as a fraction of that band (the remap stays one-to-one)
 MAX_CLOSE = 0.9  #: largest share of an open portrait's interior that a closing jaw removes
