@@ -15,7 +15,7 @@ SET_TITLES = {
     "self": "Synthetic self-reenactment (target = the driver frame)",
     "cross": "Synthetic cross-identity (target = true render of the source person with the driver's expression "
              "and camera)",
-    "views": "Synthetic novel views (source expression, 7 yaws x 3 pitches, true cameras)",
+    "views": "Synthetic novel views (source expression, 7 yaws x 3 pitches, true target cameras)",
     "grid_self": "GRID self-reenactment (real video; source = first frame)",
     "grid_cross": "GRID cross-identity (real video; no ground truth: identity and expression transfer only)",
 }

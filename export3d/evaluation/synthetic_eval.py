@@ -6,6 +6,14 @@ separates generator errors from pose-estimation errors. Cross-identity targets a
 source person under the driver's expression and camera; novel-view targets are the source expression
 at a yaw x pitch grid (true cameras, the source's own extracted beta).
 
+Every method also gets the source's own signals (``source_camera``, ``source_beta``: what a warped model
+warps from, ``methods.Method``), in every set: the camera read from the source frame by the extractor, or for
+the ``true camera`` row the benchmark's exact ``source_camera``; the source's own beta is always the
+extracted one, in the same space as the driving beta (the expression field moves by their difference, so it
+is zero when the driver reads like the source, as in the novel-view set). The novel-view set runs the
+``true camera`` row only with ``views_true_camera`` (warped models): its target cameras are true already, so
+for a generated model it would repeat ``ours``.
+
 When the benchmark carries the true correspondence fields (``{self,cross_gt,views_gt}_flow`` and
 ``_visible``, benchmark format of ``export3d.synthetic.benchmark``), an ``oracle warp`` row is added to every
 set: the source frame warped by the true field, invisible pixels copied from the source (``methods.oracle_warp``).
@@ -65,6 +73,25 @@ def _concat(readouts: list[FaceReadout]) -> FaceReadout:
 
 
 @dataclass
+class OwnSignals:
+    """The source's own camera and expression handed to every method (``source_camera``, ``source_beta``)."""
+
+    camera: np.ndarray  #: (25,) read from the source frame by the extractor (what inference has)
+    true_camera: np.ndarray | None  #: (25,) the benchmark's exact source camera (``true camera`` rows)
+    beta: np.ndarray  #: (52,) read from the source frame (the driving beta's space)
+
+    def camera_for(self, method_name: str) -> np.ndarray | None:
+        return self.true_camera if method_name.endswith("true camera") else self.camera
+
+
+def own_signals(bench: dict[str, np.ndarray], i: int, src_faces: FaceReadout) -> OwnSignals:
+    """Identity ``i``'s own signals; ``src_faces``: the extractor's readout of its source frame (face found)."""
+    true = bench["source_camera"][i].astype(np.float32) if "source_camera" in bench else None
+    return OwnSignals(cameras_from_angles(src_faces.angles[:1])[0].astype(np.float32), true,
+                      src_faces.beta[0].astype(np.float32))
+
+
+@dataclass
 class _Collected:
     preds: dict[str, list[np.ndarray]] = field(default_factory=dict)
     drivers: list[np.ndarray] = field(default_factory=list)
@@ -75,13 +102,14 @@ class _Collected:
     skipped: int = 0
 
 
-def _drive(methods: dict[str, Method], col: _Collected, source, src_faces: FaceReadout, drivers: np.ndarray,
-           targets: np.ndarray | None, true_camera: np.ndarray, analyzer: FaceAnalyzer,
+def _drive(methods: dict[str, Method], col: _Collected, source, src_faces: FaceReadout, own: OwnSignals,
+           drivers: np.ndarray, targets: np.ndarray | None, true_camera: np.ndarray, analyzer: FaceAnalyzer,
            driver_faces: FaceReadout | None = None, beta: np.ndarray | None = None,
            fields: tuple[np.ndarray, np.ndarray] | None = None) -> None:
     """Run every method on one identity's drivers; ``targets`` None = the drivers are the targets.
 
-    ``fields``: the true correspondence and visibility of the targets, for the oracle-warp row.
+    ``own``: the source's own camera and beta; ``fields``: the true correspondence and visibility of the
+    targets, for the oracle-warp row.
     """
     faces = driver_faces if driver_faces is not None else analyzer.read(drivers)
     ok = faces.found if beta is None else np.ones(len(drivers), bool)
@@ -90,7 +118,8 @@ def _drive(methods: dict[str, Method], col: _Collected, source, src_faces: FaceR
     extracted = cameras_from_angles(faces.angles[ok]) if beta is None else true_camera
     for name, method in methods.items():
         cam = true_camera[ok] if name.endswith("true camera") else extracted
-        col.preds.setdefault(name, []).append(method(source, b, cam))
+        col.preds.setdefault(name, []).append(method(source, b, cam, source_camera=own.camera_for(name),
+                                                     source_beta=own.beta))
     if fields is not None:
         col.preds.setdefault(ORACLE_WARP, []).append(oracle_warp(source, fields[0][ok], fields[1][ok]))
     col.drivers.append(drivers[ok])
@@ -112,10 +141,16 @@ def _score_set(col: _Collected, analyzer: FaceAnalyzer, lpips) -> SetResult:
 
 
 def evaluate_synthetic(bench: dict[str, np.ndarray], methods: dict[str, Method], analyzer: FaceAnalyzer,
-                       lpips=None, progress: bool = True) -> tuple[dict[str, SetResult], dict[str, np.ndarray]]:
-    """Scores per set, plus the first identity's predictions per set and method (for sample sheets)."""
+                       lpips=None, progress: bool = True,
+                       views_true_camera: bool = False) -> tuple[dict[str, SetResult], dict[str, np.ndarray]]:
+    """Scores per set, plus the first identity's predictions per set and method (for sample sheets).
+
+    ``views_true_camera``: run the ``true camera`` rows on the novel views too (they differ from ``ours`` there
+    only by the source's own camera: set it for warped models).
+    """
     cols = {s: _Collected() for s in SETS}
-    view_methods = {k: v for k, v in methods.items() if not k.endswith("true camera")}
+    view_methods = methods if views_true_camera else {k: v for k, v in methods.items()
+                                                      if not k.endswith("true camera")}
     for i in tqdm(range(len(bench["source_frames"])), desc="synthetic benchmark", disable=not progress):
         source = bench["source_frames"][i]
         src_faces = analyzer.read(source[None])
@@ -123,15 +158,16 @@ def evaluate_synthetic(bench: dict[str, np.ndarray], methods: dict[str, Method],
             for s in SETS:
                 cols[s].skipped += 1
             continue
-        _drive(methods, cols["self"], source, src_faces, bench["self_frames"][i], None,
+        own = own_signals(bench, i, src_faces)
+        _drive(methods, cols["self"], source, src_faces, own, bench["self_frames"][i], None,
                bench["self_camera"][i], analyzer, fields=true_fields(bench, "self", i))
-        _drive(methods, cols["cross"], source, src_faces, bench["cross_frames"][i], bench["cross_gt_frames"][i],
-               bench["cross_camera"][i], analyzer, fields=true_fields(bench, "cross", i))
+        _drive(methods, cols["cross"], source, src_faces, own, bench["cross_frames"][i],
+               bench["cross_gt_frames"][i], bench["cross_camera"][i], analyzer, fields=true_fields(bench, "cross", i))
         views = bench["views_gt_frames"][i]
         vfaces = analyzer.read(views)
         beta = np.repeat(src_faces.beta, len(views), 0)
-        _drive(view_methods, cols["views"], source, src_faces, views, None, bench["views_camera"][i], analyzer,
-               vfaces, beta=beta, fields=true_fields(bench, "views", i))
+        _drive(view_methods, cols["views"], source, src_faces, own, views, None, bench["views_camera"][i],
+               analyzer, vfaces, beta=beta, fields=true_fields(bench, "views", i))
     results = {s: _score_set(cols[s], analyzer, lpips) for s in SETS if cols[s].targets}
     samples = {f"{s}/{m}": p[0] for s in SETS for m, p in cols[s].preds.items() if p}
     samples.update({f"{s}/target": cols[s].targets[0] for s in SETS if cols[s].targets})
