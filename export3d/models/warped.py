@@ -188,7 +188,7 @@ class WarpedAppearance(nn.Module):
         marks, cavity = source.landmarks.to(grid.dtype), None
         if self.mouth:
             lips = lip_contours(marks)
-            smile = (beta[:, _SMILE] - source.beta[:, _SMILE]).clamp(-1, 1).to(grid.dtype)
+            smile = (beta[:, _SMILE] - source.beta[:, _SMILE]).clamp(0, 1).to(grid.dtype)  # added, never removed
             opening = mouth_opening(beta[:, _JAW], source.beta[:, _JAW]).to(grid.dtype)
             grid, cavity = open_mouth(pull_corners(grid, lips, smile), lips, chin_point(marks), opening)
             cavity = cavity[:, None]
