@@ -27,12 +27,15 @@ BETA = np.linspace(0.05, 0.6, 52).astype(np.float32)  #: ... and as the expressi
 OURS, TRUE = "ours", "ours, true camera"
 
 
+MARKS = np.stack([np.linspace(10, 50, 478), np.linspace(20, 40, 478)], -1)  #: the landmarks every image reads
+
+
 class FixedAnalyzer:
     """Finds a face in every image and reads the same pose and expression."""
 
     def read(self, images: np.ndarray) -> FaceReadout:
         n = len(images)
-        return FaceReadout(np.repeat(BETA[None], n, 0), np.repeat(ANGLES[None], n, 0), np.zeros((n, 478, 2)),
+        return FaceReadout(np.repeat(BETA[None], n, 0), np.repeat(ANGLES[None], n, 0), np.repeat(MARKS[None], n, 0),
                            np.full((n, 128), np.nan))
 
 
@@ -55,9 +58,10 @@ class Recorder:
     def __init__(self):
         self.calls: list[dict] = []
 
-    def __call__(self, source, beta, camera, source_camera=None, source_beta=None):
+    def __call__(self, source, beta, camera, source_camera=None, source_beta=None, source_landmarks=None):
         self.calls.append({"source": source, "beta": np.asarray(beta), "camera": np.asarray(camera),
-                           "source_camera": source_camera, "source_beta": source_beta})
+                           "source_camera": source_camera, "source_beta": source_beta,
+                           "source_landmarks": source_landmarks})
         return np.repeat(source[None], len(beta), 0)
 
 
@@ -74,6 +78,7 @@ def test_every_set_passes_the_sources_own_camera_and_beta():
             assert c["source_camera"] is not None and c["source_beta"] is not None
             np.testing.assert_allclose(c["source_camera"], extracted, atol=1e-5)
             np.testing.assert_allclose(c["source_beta"], BETA, atol=1e-6)
+            np.testing.assert_allclose(c["source_landmarks"], MARKS, atol=1e-4)  # for the part remaps
         for c in true.calls:  # the benchmark's exact camera of that identity's source
             i = next(j for j in range(2) if np.array_equal(c["source"], bench["source_frames"][j]))
             np.testing.assert_allclose(c["source_camera"], bench["source_camera"][i], atol=1e-6)

@@ -74,11 +74,13 @@ def _concat(readouts: list[FaceReadout]) -> FaceReadout:
 
 @dataclass
 class OwnSignals:
-    """The source's own camera and expression handed to every method (``source_camera``, ``source_beta``)."""
+    """The source's own camera, expression and landmarks handed to every method (``source_camera``,
+    ``source_beta``, ``source_landmarks``)."""
 
     camera: np.ndarray  #: (25,) read from the source frame by the extractor (what inference has)
     true_camera: np.ndarray | None  #: (25,) the benchmark's exact source camera (``true camera`` rows)
     beta: np.ndarray  #: (52,) read from the source frame (the driving beta's space)
+    landmarks: np.ndarray | None = None  #: (478, 2) read from the source frame, its pixels (part remaps)
 
     def camera_for(self, method_name: str) -> np.ndarray | None:
         return self.true_camera if method_name.endswith("true camera") else self.camera
@@ -88,7 +90,7 @@ def own_signals(bench: dict[str, np.ndarray], i: int, src_faces: FaceReadout) ->
     """Identity ``i``'s own signals; ``src_faces``: the extractor's readout of its source frame (face found)."""
     true = bench["source_camera"][i].astype(np.float32) if "source_camera" in bench else None
     return OwnSignals(cameras_from_angles(src_faces.angles[:1])[0].astype(np.float32), true,
-                      src_faces.beta[0].astype(np.float32))
+                      src_faces.beta[0].astype(np.float32), src_faces.landmarks[0].astype(np.float32))
 
 
 @dataclass
@@ -119,7 +121,7 @@ def _drive(methods: dict[str, Method], col: _Collected, source, src_faces: FaceR
     for name, method in methods.items():
         cam = true_camera[ok] if name.endswith("true camera") else extracted
         col.preds.setdefault(name, []).append(method(source, b, cam, source_camera=own.camera_for(name),
-                                                     source_beta=own.beta))
+                                                     source_beta=own.beta, source_landmarks=own.landmarks))
     if fields is not None:
         col.preds.setdefault(ORACLE_WARP, []).append(oracle_warp(source, fields[0][ok], fields[1][ok]))
     col.drivers.append(drivers[ok])
