@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import torch
 
-from .part_frame import PartFrame, contour_curve
+from .part_frame import part_coordinates
 
 MEET = 0.1  #: where the lids meet, as a fraction of the opening above the lower lid
 UPPER_BAND = 1.0  #: lid skin stretched over a closing eye, half eye-widths above the upper lid
@@ -56,10 +56,7 @@ def close_eyelids(grid: torch.Tensor, lids: torch.Tensor, closure: torch.Tensor)
 def _close_one(grid: torch.Tensor, lids: torch.Tensor, closure: torch.Tensor) -> torch.Tensor:
     """``close_eyelids`` for one eye: ``lids (B, 2, K, 2)``, ``closure (B,)``."""
     b, h, w, _ = grid.shape
-    frame = PartFrame.from_corners(lids[:, 0, 0], lids[:, 0, -1])
-    points = grid.reshape(b, h * w, 2)
-    x, y = frame.to_local(points)
-    y_u, y_l = contour_curve(frame, lids[:, 0], x), contour_curve(frame, lids[:, 1], x)
+    frame, points, x, y, y_u, y_l = part_coordinates(grid, lids)
     opening = (y_l - y_u).clamp_min(0.0)
     c = closure.view(b, 1)
     y_m = y_l - MEET * opening

@@ -26,7 +26,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .part_frame import PartFrame, contour_curve
+from .part_frame import PartFrame, part_coordinates
 
 JAW_GAIN = 2.0  #: opening at the mouth's centre per unit of jawOpen above the portrait's own, half mouth widths
 NECK_BAND = 0.6  #: skin under the chin that absorbs the chin's motion, as a fraction of the mouth-chin distance
@@ -53,10 +53,7 @@ def open_mouth(grid: torch.Tensor, lips: torch.Tensor, chin: torch.Tensor,
     other, ``chin (B, 2)``: the chin's lowest point, both in the units of ``grid``.
     """
     b, h, w, _ = grid.shape
-    frame = PartFrame.from_corners(lips[:, 0, 0], lips[:, 0, -1])
-    points = grid.reshape(b, h * w, 2)
-    x, y = frame.to_local(points)
-    y_u, y_l = contour_curve(frame, lips[:, 0], x), contour_curve(frame, lips[:, 1], x)
+    frame, points, x, y, y_u, y_l = part_coordinates(grid, lips)
     interior = (y_l - y_u).clamp_min(0.0)
     y_c = frame.to_local(chin[:, None])[1].clamp_min(1e-3)  # (B, 1)
     band = NECK_BAND * y_c

@@ -55,3 +55,14 @@ def contour_curve(frame: PartFrame, contour: torch.Tensor, x: torch.Tensor) -> t
     """A contour ``(B, K, 2)`` in image coordinates, as ``y(x)`` of the frame at ``x (B, N)``."""
     cx, cy = frame.to_local(contour)
     return curve(x, cx, cy)
+
+
+def part_coordinates(grid: torch.Tensor, contours: torch.Tensor):
+    """A part's frame and the frame coordinates of ``grid (B, H, W, 2)``, for a part whose two contours
+    ``(B, 2, K, 2)`` (upper, lower) share their corners: ``(frame, points (B, N, 2), x, y, y_upper, y_lower)``
+    with ``N = H W`` and every other array ``(B, N)`` (the contours evaluated at each point's ``x``)."""
+    b, h, w, _ = grid.shape
+    frame = PartFrame.from_corners(contours[:, 0, 0], contours[:, 0, -1])
+    points = grid.reshape(b, h * w, 2)
+    x, y = frame.to_local(points)
+    return frame, points, x, y, contour_curve(frame, contours[:, 0], x), contour_curve(frame, contours[:, 1], x)
