@@ -270,11 +270,12 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
                 preview_image = gr.Image(label="Preview (driver's first face frame)", interactive=False,
                                          format="png", height=280, elem_id="preview")
                 yaw = gr.Slider(-MAX_YAW, MAX_YAW, value=0, step=1, label="Yaw (degrees)",
-                                info="+ moves the camera to the right", elem_id="yaw")
+                                info="from the photo's own view; + moves the camera to the right", elem_id="yaw")
                 pitch = gr.Slider(-MAX_PITCH, MAX_PITCH, value=0, step=1, label="Pitch (degrees)",
                                   info="+ moves the camera up", elem_id="pitch")
                 follow = gr.Checkbox(value=True, label="Follow the driver's head motion",
-                                     info="On: the sliders are added to the driver's head pose. Off: fixed camera.",
+                                     info="On: the head also turns as the driver's head turns (from its first "
+                                          "frame). Off: the camera stays where the sliders put it.",
                                      elem_id="follow")
         with gr.Row():
             max_seconds = gr.Slider(min(1, limits.max_clip_seconds), limits.max_clip_seconds,

@@ -105,7 +105,7 @@ def cmd_animate(a) -> None:
     from .pipeline import ViewSettings
 
     is_image = _check_animate(a)
-    view = ViewSettings(a.yaw, a.pitch, follow_head=not a.fixed_camera)
+    view = ViewSettings(a.yaw, a.pitch, follow_head=not a.fixed_camera, relative=not a.absolute_pose)
     anim, t0 = _animator(a)
     src = anim.prepare_source(a.source, a.face_index)
     if a.mesh is not None:  # first: it fails (no surface) before the animation is made

@@ -81,7 +81,10 @@ def _animate_parser(sub) -> None:
     an.add_argument("--yaw", type=float, default=0.0, help="camera yaw offset in degrees (+ = viewer's right)")
     an.add_argument("--pitch", type=float, default=0.0, help="camera pitch offset in degrees (+ = from above)")
     an.add_argument("--fixed-camera", action="store_true",
-                    help="ignore the driver's head pose: fixed camera at --yaw/--pitch")
+                    help="ignore the driver's head motion: fixed camera at --yaw/--pitch")
+    an.add_argument("--absolute-pose", action="store_true",
+                    help="the camera takes the driver's head pose itself (and --yaw/--pitch count from the frontal "
+                         "view), not the portrait's own pose plus the driver's motion since its first frame")
     _expression_options(an)
     an.add_argument("--max-seconds", type=float, default=10.0, help="use at most this much video (0 = all)")
     an.add_argument("--smoothing", type=_unit, default=0.5, help="0..1 smoothing of the driver's signals")

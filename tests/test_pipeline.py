@@ -170,6 +170,39 @@ def test_camera_for_follows_the_driver_head_plus_offsets(animator, source):
     assert np.allclose(animator.camera_for(real, ViewSettings()), real.camera, atol=1e-5)
 
 
+def test_relative_camera_starts_at_the_portraits_own_pose(animator, source):
+    from export3d.rendering.camera import camera_from_angles
+
+    own = source.signals.angles
+    driver = dataclasses.replace(source.signals, angles=(12.0, -7.0, 4.0))
+    first = dataclasses.replace(source.signals, angles=(10.0, -5.0, 4.0))
+    # a still driver (no reference): its pose is ignored, the portrait keeps its own
+    assert np.allclose(animator.camera_for(driver, ViewSettings(), source), source.signals.camera, atol=1e-5)
+    # a video: the driver's motion since its first frame is added to the portrait's pose
+    moved = animator.camera_for(driver, ViewSettings(), source, first)
+    assert np.allclose(moved, camera_from_angles(own[0] + 2.0, own[1] - 2.0, own[2]), atol=1e-6)
+    # slider offsets count from the portrait's own view, with or without the driver
+    offset = animator.camera_for(None, ViewSettings(10.0, 5.0, follow_head=False), source)
+    assert np.allclose(offset, camera_from_angles(own[0] + 10.0, own[1] + 5.0, own[2]), atol=1e-6)
+    absolute = animator.camera_for(driver, ViewSettings(relative=False), source, first)
+    assert np.allclose(absolute, camera_from_angles(12.0, -7.0, 4.0), atol=1e-6)
+
+
+def test_video_camera_follows_the_drivers_motion_from_the_portraits_pose(animator, source, clips, tmp_path,
+                                                                          monkeypatch):
+    seen = []
+    render_frames = animator.frames.frames
+    monkeypatch.setattr(animator.frames, "frames", lambda f, b, c, depth=False, warp=None: seen.append(c) or
+                        render_frames(f, b, c, depth, warp))
+    track = animator.extractor.track  # a driver turned 15 degrees away from the portrait
+    turned = lambda *a, **k: (dataclasses.replace(s, angles=(s.angles[0] + 15.0, *s.angles[1:]))  # noqa: E731
+                              for s in track(*a, **k))
+    monkeypatch.setattr(animator.extractor, "track", turned)
+    animator.animate(source, clips["silent"], tmp_path / "out.mp4", max_seconds=0.3)
+    cams = np.concatenate(seen)
+    assert np.allclose(cams[0], source.signals.camera, atol=1e-5)  # frame 0: no motion yet, own pose
+
+
 def test_cameras_are_clamped_to_the_supported_range(animator, source):
     yaw, pitch = camera_angles(torch.from_numpy(animator.camera_for(source.signals, ViewSettings(80.0, -90.0)))[None])
     assert yaw.item() == pytest.approx(MAX_YAW, abs=0.01) and pitch.item() == pytest.approx(-30.0, abs=0.01)
@@ -284,7 +317,7 @@ def test_animate_dispatches_an_image_driver(animator, source, tmp_path):
     assert np.array_equal(load_image(res.path), res.image)
     assert load_image(tmp_path / "depth.png").shape == (OUT, OUT, 3)  # written as grey RGB
     own = animator.render(source, source.signals.beta, animator.camera_for(animator.extractor.extract(
-        load_image(drv)), ViewSettings()))[0]
+        load_image(drv)), ViewSettings(), source))[0]  # a still driver: the portrait's own pose
     assert_close(res.image, own)  # relative transfer from one image = the portrait's own expression
     assert animator.animate(source, drv).path is None
 

@@ -63,7 +63,7 @@ def on_device(src, device):
 def preview(animator, src, driver: Driver | None, view, expression=None) -> np.ndarray:
     """One frame: the driver's expression (or the portrait's own), camera from ``view``. Render only."""
     signals = None if driver is None else driver.signals
-    camera = animator.camera_for(signals, view)
+    camera = animator.camera_for(signals, view, src)
     return animator.render(on_device(src, animator.device), expression_beta(src, driver, expression), camera)[0]
 
 
@@ -104,14 +104,16 @@ def expression_ramp(start: np.ndarray, end: np.ndarray, frames: int, hold: float
 def image_clip_inputs(src, driver: Driver, view, expression=None, seconds: float = IMAGE_CLIP_SECONDS,
                       fps: float = IMAGE_CLIP_FPS) -> tuple[np.ndarray, np.ndarray]:
     """``(betas (F, 52), cameras (F, 25))`` of an image driver's clip: from the portrait's own expression (and the
-    view without the driver's pose) to the driver's expression (settings applied) and pose."""
+    view without the driver's pose) to the driver's expression (settings applied) and pose (a relative view: the
+    portrait's own pose plus the offsets, both ends)."""
     from ..pipeline.views import view_angles
     from ..rendering.camera import camera_from_angles
 
     frames = max(2, round(seconds * fps))
     betas = expression_ramp(src.signals.beta, expression_beta(src, driver, expression), frames)
-    start = np.array(view_angles(None, replace(view, follow_head=False)))
-    end = np.array(view_angles(driver.signals.angles, view))
+    own = src.signals.angles
+    start = np.array(view_angles(None, replace(view, follow_head=False), own))
+    end = np.array(view_angles(driver.signals.angles, view, own))
     cameras = np.stack([camera_from_angles(*(start + (end - start) * k)) for k in ease_weights(frames)])
     return betas, cameras
 

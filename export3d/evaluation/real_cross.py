@@ -3,8 +3,10 @@
 Each portrait (every file of ``--portraits`` that ``load_image`` reads, plus ``skimage.data.astronaut()``)
 is prepared with ``Animator.prepare_source``; each driver clip (first ``seconds`` of every GRID video) is
 tracked with ``Animator.extractor.track`` at the app's smoothing (0.5); frames are rendered with the app's
-defaults (camera follows the driver: ``Animator.camera_for(signals, ViewSettings())``; absolute expression
-transfer at strength 1: ``transfer_expression(..., ExpressionSettings())``), every ``stride``-th frame kept.
+defaults (relative camera: the portrait's own pose plus the driver's head motion since its first frame,
+``Animator.camera_for(signals, ViewSettings(), portrait, first)``; absolute expression transfer at strength 1:
+``transfer_expression(..., ExpressionSettings())``), every ``stride``-th frame kept. ``pose_error`` of every
+method is measured against that pose (the portrait's read pose plus the driver's read motion).
 
 Three methods, all at the app's output crop size (``Animator.output_size``):
 
@@ -33,7 +35,7 @@ from ..media.video import iter_frames
 from ..pipeline import Animator, ExpressionSettings, PreparedSource, ViewSettings, transfer_expression
 from .analysis import FaceAnalyzer, FaceReadout
 from .landmark_warp import LandmarkWarp
-from .real_figures import collapse, mean_figures, nanmean, pair_figures
+from .real_figures import collapse, mean_figures, nanmean, pair_figures, relative_target
 from .scoring import repeat_readout
 
 OURS, COPY, WARP = "Export3D (ours)", "copy source", "2D landmark warp"
@@ -132,7 +134,7 @@ def render_methods(animator: Animator, portrait: PreparedPortrait, driver: Drive
     """``{method: (F, out, out, 3) uint8}`` for one portrait and driver (app defaults for ours)."""
     sig = driver.signals
     beta = transfer_expression(np.stack([s.beta for s in sig]), portrait.src.signals.beta, ExpressionSettings())
-    cameras = np.stack([animator.camera_for(s, ViewSettings()) for s in sig])
+    cameras = np.stack([animator.camera_for(s, ViewSettings(), portrait.src, sig[0]) for s in sig])
     landmarks = np.stack([s.landmarks for s in sig])
     return {OURS: animator.render(portrait.src, beta, cameras),
             COPY: np.repeat(portrait.crop[None], len(sig), 0),
@@ -150,10 +152,11 @@ def evaluate_real_cross(animator: Animator, analyzer: FaceAnalyzer, portraits: l
     for driver in tqdm(drivers, desc="real_cross drivers", disable=not progress):
         drv = analyzer.read(driver.frames)
         for portrait in prepared:
+            target = relative_target(portrait.readout.angles[0], drv)  # the pose the app asks for
             frames = render_methods(animator, portrait, driver)
             for method, images in frames.items():
                 out = repeat_readout(portrait.readout, len(images)) if method == COPY else analyzer.read(images)
-                figs = pair_figures(out, drv, portrait.readout.identity[0])
+                figs = pair_figures(out, drv, portrait.readout.identity[0], target)
                 res.pairs.append({"portrait": portrait.name, "driver": driver.name, "method": method, **figs})
                 identities[method].setdefault(driver.name, []).append(out.identity)
             if driver is drivers[0]:
@@ -197,8 +200,9 @@ def to_report(res: RealCrossResult, drivers: list[Driver], settings: RealCrossSe
     frames = sum(len(d.frames) for d in drivers)
     note = (f"{len(res.portraits)} portraits x {len(drivers)} driver clips ({frames} driver frames: first "
             f"{settings.seconds:g} s of each clip, all frames tracked, 1 in {settings.stride} kept, tracker "
-            f"smoothing {settings.smoothing:g}); app defaults (camera follows the driver, absolute expression "
-            f"transfer, strength 1); all methods compared at the app's {size}x{size} output crop.")
+            f"smoothing {settings.smoothing:g}); app defaults (relative camera: the portrait's own "
+            f"pose plus the driver's head motion; absolute expression transfer, strength 1; pose error against that "
+            f"pose); all methods compared at the app's {size}x{size} output crop.")
     if res.skipped:
         note += " Not used: " + "; ".join(res.skipped) + "."
     return {"scores": res.scores, "portraits": res.portraits, "pairs": res.pairs, "collapse": res.collapse,

@@ -7,7 +7,8 @@
   (jawOpen; mean of eyeBlinkLeft/Right; mean of mouthSmileLeft/Right);
 * ``eyes_open_blink``: mean output eyeBlink readout on frames where the driver's eyes are open
   (lower = the eyes are open when they should be);
-* ``pose_error``: mean absolute yaw/pitch/roll difference, output read vs driver read (degrees);
+* ``pose_error``: mean absolute yaw/pitch/roll difference (degrees), output read vs the pose asked for: the
+  driver's read pose for an absolute camera, the portrait's plus the driver's motion for a relative one;
 * ``face_found``: share of output frames in which the extractor reads a face.
 
 Pearson r conventions: frames where either readout is missing are dropped; fewer than ``MIN_FRAMES``
@@ -70,9 +71,16 @@ def collapse(identity: np.ndarray) -> float:
     return nanmean(np.concatenate(sims)) if sims else float("nan")
 
 
-def pose_error(output: FaceReadout, driver: FaceReadout) -> float:
-    """Mean absolute yaw/pitch/roll difference in degrees over frames where both faces were read."""
-    return nanmean(np.abs(output.angles - driver.angles).mean(1))
+def pose_error(output: FaceReadout, target_angles: np.ndarray) -> float:
+    """Mean absolute yaw/pitch/roll difference in degrees between the output's read pose and ``target_angles
+    (N, 3)`` (the pose asked for), over frames where both are known."""
+    return nanmean(np.abs(output.angles - target_angles).mean(1))
+
+
+def relative_target(portrait_angles: np.ndarray, driver: FaceReadout) -> np.ndarray:
+    """The pose a relative camera asks for, in readout terms: ``(N, 3)`` = the portrait's read pose ``(3,)`` plus
+    the driver's read motion since its first frame."""
+    return np.asarray(portrait_angles)[None] + driver.angles - driver.angles[:1]
 
 
 def eyes_open_blink(output: FaceReadout, driver: FaceReadout) -> float:
@@ -82,13 +90,15 @@ def eyes_open_blink(output: FaceReadout, driver: FaceReadout) -> float:
     return nanmean(out[drv < EYES_OPEN])
 
 
-def pair_figures(output: FaceReadout, driver: FaceReadout, source_identity: np.ndarray) -> dict[str, float]:
-    """Every per-pair figure (all of ``FIGURES`` but ``collapse``) of one portrait driven by one clip."""
+def pair_figures(output: FaceReadout, driver: FaceReadout, source_identity: np.ndarray,
+                 target_angles: np.ndarray | None = None) -> dict[str, float]:
+    """Every per-pair figure (all of ``FIGURES`` but ``collapse``) of one portrait driven by one clip;
+    ``target_angles (N, 3)``: the pose asked for (default: the driver's read pose, an absolute camera)."""
     figs = {"identity": identity_similarity(output, source_identity)}
     for name, names in GROUPS.items():
         figs[f"{name}_r"] = pearson(group_readout(driver.beta, names), group_readout(output.beta, names))
     figs["eyes_open_blink"] = eyes_open_blink(output, driver)
-    figs["pose_error"] = pose_error(output, driver)
+    figs["pose_error"] = pose_error(output, driver.angles if target_angles is None else target_angles)
     figs["face_found"] = float(output.found.mean()) if len(output.found) else float("nan")
     return figs
 

@@ -202,9 +202,17 @@ class Animator:
         """
         return self.frames.depth(_features(src), beta, camera)
 
-    def camera_for(self, driver: FaceSignals | None, view: ViewSettings) -> np.ndarray:
-        """The ``(25,)`` float32 camera for a driver's pose and ``view`` (clamped, see ``ViewSettings``)."""
-        return view_camera(None if driver is None else driver.angles, view)
+    def camera_for(self, driver: FaceSignals | None, view: ViewSettings, portrait: PreparedSource | None = None,
+                   reference: FaceSignals | None = None) -> np.ndarray:
+        """The ``(25,)`` float32 camera for a driver's pose and ``view`` (clamped, see ``ViewSettings``).
+
+        ``portrait``: its own pose is where a relative ``view`` starts (without it the view is absolute);
+        ``reference``: the driver's first frame, whose pose a relative view's head motion is measured from (None:
+        the driver itself, i.e. no motion: the portrait's own pose plus the offsets).
+        """
+        return view_camera(None if driver is None else driver.angles, view,
+                           None if portrait is None else portrait.signals.angles,
+                           None if reference is None else reference.angles)
 
     # ----------------------------------------------------------------- animate
     def animate_image(self, src: PreparedSource | ImageSource, driver_image: ImageSource,

@@ -32,7 +32,7 @@ from ..rendering.mesh import density_grid, extract_mesh, surface_threshold, vert
 from .expression import RELATIVE_IMAGE_WARNING, ExpressionSettings, transfer_expression
 from .frames import FrameRenderer
 from .types import AnimationResult, PreparedSource
-from .views import ViewSettings, side_by_side, view_angles, view_camera
+from .views import ViewSettings, requested_angles, side_by_side, view_angles, view_camera
 
 
 @dataclass
@@ -86,7 +86,7 @@ def drive_still(extractor: FaceExtractor, src: PreparedSource, driver_image: Ima
     rgb = load_image(driver_image)
     driver = extractor.extract(rgb, driver_face_index)
     beta = transfer_expression(driver.beta, src.signals.beta, expression)
-    return beta, view_camera(driver.angles, view or ViewSettings()), rgb
+    return beta, view_camera(driver.angles, view or ViewSettings(), src.signals.angles), rgb
 
 
 def run_still(frames: FrameRenderer, extractor: FaceExtractor, src: PreparedSource, driver, out_path=None,
@@ -150,15 +150,16 @@ def several_faces_warning(src: PreparedSource) -> str:
 
 def _stream(frames: FrameRenderer, src: PreparedSource, signals: Iterable[FaceSignals], job: VideoJob,
             stats: _Stats, shown: deque | None, depth: SideVideo | None, total: int | None) -> Iterator[np.ndarray]:
-    reference = None  #: the driver's first-frame expression (relative transfer)
+    reference = None  #: the driver's first frame (relative expression transfer and head motion)
+    own = src.signals.angles
     for chunk in _chunks(signals, frames.chunk):
         driver_beta = np.stack([s.beta for s in chunk])
-        reference = driver_beta[0] if reference is None else reference
-        beta = transfer_expression(driver_beta, src.signals.beta, job.expression, reference)
-        cameras = np.stack([view_camera(s.angles, job.view) for s in chunk])
+        reference = chunk[0] if reference is None else reference
+        beta = transfer_expression(driver_beta, src.signals.beta, job.expression, reference.beta)
+        cameras = np.stack([view_camera(s.angles, job.view, own, reference.angles) for s in chunk])
         images, depths = frames.frames(src.features, beta, cameras, depth=depth is not None, warp=src.warp)
         for k, (s, image) in enumerate(zip(chunk, images, strict=True)):
-            stats.add(s, job.view)
+            stats.add(s, job.view, own, reference.angles)
             if depth is not None:
                 depth.put(depths[k])
             yield side_by_side(shown.popleft(), image) if shown is not None else image
@@ -228,12 +229,13 @@ class _Stats:
     lost: int = 0
     clamped: int = 0
 
-    def add(self, s: FaceSignals, view: ViewSettings) -> None:
+    def add(self, s: FaceSignals, view: ViewSettings, own=None, reference=None) -> None:
         self.frames += 1
         self.lost += bool(s.interpolated)
         if view.follow_head:
-            wanted = (s.angles[0] + view.yaw, s.angles[1] + view.pitch, s.angles[2])
-            self.clamped += any(abs(a - b) > 1e-6 for a, b in zip(wanted, view_angles(s.angles, view), strict=True))
+            wanted = requested_angles(s.angles, view, own, reference)
+            got = view_angles(s.angles, view, own, reference)
+            self.clamped += any(abs(a - b) > 1e-6 for a, b in zip(wanted, got, strict=True))
 
     def warnings(self, view: ViewSettings) -> list[str]:
         out = []

@@ -28,15 +28,20 @@ MAX_ROLL = 30.0  #: supported |roll| in degrees (only a driver's head roll uses 
 class ViewSettings:
     """Where the camera is.
 
-    ``follow_head=True``: the camera follows the driver's head pose (its yaw, pitch and roll), with
-    ``yaw``/``pitch`` added as offsets in degrees. ``follow_head=False`` (or no driver pose known): a fixed
-    camera at ``(yaw, pitch)`` on the default orbit. The result is clamped to ``|yaw| <= 45``,
+    ``relative=True`` (default) and the portrait's own pose known: the camera starts at the portrait's own pose,
+    so the output at rest is the photo's own view; with ``follow_head`` a driving video's head *motion* (its pose
+    minus its first frame's, ``reference``) is added, and ``yaw``/``pitch`` are offsets from there. A turned-away
+    portrait keeps its turn instead of being swung to face the camera (the part of the face it never showed).
+    ``relative=False``, or no portrait pose given: absolute, as the paper does it: ``follow_head=True`` puts the
+    camera at the driver's head pose (yaw, pitch and roll) plus the offsets, ``follow_head=False`` (or no driver
+    pose known) at ``(yaw, pitch)`` on the default orbit. The result is clamped to ``|yaw| <= 45``,
     ``|pitch| <= 30`` (and ``|roll| <= 30``).
     """
 
     yaw: float = 0.0
     pitch: float = 0.0
     follow_head: bool = True
+    relative: bool = True
 
 
 def clamp_angles(yaw: float, pitch: float, roll: float = 0.0) -> tuple[float, float, float]:
@@ -45,17 +50,36 @@ def clamp_angles(yaw: float, pitch: float, roll: float = 0.0) -> tuple[float, fl
             float(np.clip(roll, -MAX_ROLL, MAX_ROLL)))
 
 
-def view_angles(driver_angles: tuple[float, float, float] | None, view: ViewSettings) -> tuple[float, float, float]:
-    """Clamped ``(yaw, pitch, roll)`` of the camera for a driver pose (``None``: no driver) and ``view``."""
+Angles = tuple[float, float, float]
+
+
+def requested_angles(driver_angles: Angles | None, view: ViewSettings, own: Angles | None = None,
+                     reference: Angles | None = None) -> Angles:
+    """``(yaw, pitch, roll)`` the camera is asked for, before clamping (``ViewSettings``): ``own`` is the
+    portrait's pose, ``reference`` the driver's first-frame pose (None: ``driver_angles`` itself, no motion)."""
+    if view.relative and own is not None:
+        motion = np.zeros(3)
+        if view.follow_head and driver_angles is not None:
+            start = driver_angles if reference is None else reference
+            motion = np.asarray(driver_angles, np.float64) - np.asarray(start, np.float64)
+        yaw, pitch, roll = np.asarray(own, np.float64) + motion
+        return float(yaw + view.yaw), float(pitch + view.pitch), float(roll)
     if view.follow_head and driver_angles is not None:
         yaw, pitch, roll = driver_angles
-        return clamp_angles(yaw + view.yaw, pitch + view.pitch, roll)
-    return clamp_angles(view.yaw, view.pitch, 0.0)
+        return float(yaw + view.yaw), float(pitch + view.pitch), float(roll)
+    return float(view.yaw), float(view.pitch), 0.0
 
 
-def view_camera(driver_angles: tuple[float, float, float] | None, view: ViewSettings) -> np.ndarray:
-    """The ``(25,)`` float32 camera for a driver pose (``None``: no driver) and ``view``, clamped (``view_angles``)."""
-    return camera_from_angles(*view_angles(driver_angles, view))
+def view_angles(driver_angles: Angles | None, view: ViewSettings, own: Angles | None = None,
+                reference: Angles | None = None) -> Angles:
+    """Clamped :func:`requested_angles`."""
+    return clamp_angles(*requested_angles(driver_angles, view, own, reference))
+
+
+def view_camera(driver_angles: Angles | None, view: ViewSettings, own: Angles | None = None,
+                reference: Angles | None = None) -> np.ndarray:
+    """The ``(25,)`` float32 camera of :func:`view_angles`."""
+    return camera_from_angles(*view_angles(driver_angles, view, own, reference))
 
 
 def orbit_angles(frames: int, yaw_range: float, pitch_range: float) -> tuple[np.ndarray, np.ndarray]:

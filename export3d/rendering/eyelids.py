@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import torch
 
-from .part_frame import part_coordinates
+from .part_frame import PartFrame, PartPoints, local_contours
 
 MEET = 0.1  #: where the lids meet, as a fraction of the opening above the lower lid
 UPPER_BAND = 1.0  #: lid skin stretched over a closing eye, half eye-widths above the upper lid
 LOWER_BAND = 0.5  #: skin stretched up by the rising lower lid, half eye-widths below it
-CLOSED_SCORE = 0.6  #: a driver's calibrated eyeBlink score at which the lids are drawn fully closed
-#: (real blinks in the GRID clips peak at 0.37-0.55 after the tracker's smoothing)
+CLOSED_SCORE = 0.4  #: a driver's calibrated eyeBlink score at which the lids are drawn fully closed: real,
+#: fully closed blinks in the GRID clips peak at 0.35-0.55 after the app's tracker smoothing (0.5)
 
 
 def lid_closure(blink: torch.Tensor, source_blink: torch.Tensor) -> torch.Tensor:
@@ -48,6 +48,8 @@ def close_eyelids(grid: torch.Tensor, lids: torch.Tensor, closure: torch.Tensor)
     corner to the other (both corners included), in the same units as ``grid``.
     """
     out = grid
+    if not bool((closure > 0).any()):
+        return out
     for e in range(lids.shape[1]):
         out = _close_one(out, lids[:, e], closure[:, e])
     return out
@@ -55,15 +57,18 @@ def close_eyelids(grid: torch.Tensor, lids: torch.Tensor, closure: torch.Tensor)
 
 def _close_one(grid: torch.Tensor, lids: torch.Tensor, closure: torch.Tensor) -> torch.Tensor:
     """``close_eyelids`` for one eye: ``lids (B, 2, K, 2)``, ``closure (B,)``."""
-    b, h, w, _ = grid.shape
-    frame, points, x, y, y_u, y_l = part_coordinates(grid, lids)
+    frame = PartFrame.from_corners(lids[:, 0, 0], lids[:, 0, -1])
+    ys = local_contours(frame, lids)  # (B, 2, K): only points between these bands can move
+    near = PartPoints.near(grid, frame, 1.0, ys[:, 0].amin(-1) - UPPER_BAND, ys[:, 1].amax(-1) + LOWER_BAND)
+    x, y = near.x, near.y
+    y_u, y_l = near.contour(lids[:, 0]), near.contour(lids[:, 1])
     opening = (y_l - y_u).clamp_min(0.0)
-    c = closure.view(b, 1)
+    c = near.take(closure)
     y_m = y_l - MEET * opening
     y_u2, y_l2 = y_u + c * (y_m - y_u), y_l + c * (y_m - y_l)
     top, bottom = y_u - UPPER_BAND, y_l + LOWER_BAND
-    upper = (y >= top) & (y <= y_u2)
-    lower = (y >= y_l2) & (y <= bottom)
+    upper = (y >= top) & (y <= y_u2) & (x.abs() < 1)
+    lower = (y >= y_l2) & (y <= bottom) & (x.abs() < 1)
     y_src = torch.where(upper, top + (y - top) * UPPER_BAND / (y_u2 - top).clamp_min(1e-6), y)
     y_src = torch.where(lower, bottom - (bottom - y) * LOWER_BAND / (bottom - y_l2).clamp_min(1e-6), y_src)
-    return frame.shift_along_y(points, y_src - y).reshape(b, h, w, 2)
+    return near.moved(None, y_src - y, grid.shape)

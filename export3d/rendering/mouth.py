@@ -26,7 +26,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .part_frame import PartFrame, part_coordinates
+from .part_frame import PartFrame, PartPoints, local_contours
 
 JAW_GAIN = 2.0  #: opening at the mouth's centre per unit of jawOpen above the portrait's own, half mouth widths
 NECK_BAND = 0.6  #: skin under the chin that absorbs the chin's motion, as a fraction of the mouth-chin distance
@@ -34,6 +34,7 @@ MAX_OPEN = 0.8  #: largest opening, as a fraction of that band (the remap stays 
 MAX_CLOSE = 0.9  #: largest share of an open portrait's interior that a closing jaw removes
 SMILE_OUT, SMILE_UP = 0.25, 0.3  #: a full smile moves a mouth corner this far out and up, half mouth widths
 SMILE_REACH = 0.7  #: how far around a corner the smile pulls the skin (Gaussian sigma), half mouth widths
+CUTOFF = 3.0  #: the smile's falloff is cut at this many sigmas from the corners (weight < 0.011 there)
 CAVITY_SHADE = 0.25  #: the cavity's colour: the lips' mean colour times this
 FEATHER = 0.06  #: the cavity fades in over this distance from the lips, half mouth widths
 
@@ -52,23 +53,28 @@ def open_mouth(grid: torch.Tensor, lips: torch.Tensor, chin: torch.Tensor,
     ``lips (B, 2, K, 2)``: the inner upper (index 0) and inner lower (1) lip contours from one inner corner to the
     other, ``chin (B, 2)``: the chin's lowest point, both in the units of ``grid``.
     """
-    b, h, w, _ = grid.shape
-    frame, points, x, y, y_u, y_l = part_coordinates(grid, lips)
+    if not bool((opening != 0).any()):
+        return grid, torch.zeros(grid.shape[:3], dtype=grid.dtype, device=grid.device)
+    frame = PartFrame.from_corners(lips[:, 0, 0], lips[:, 0, -1])
+    chin_y = frame.to_local(chin[:, None])[1][:, 0].clamp_min(1e-3)  # (B,)
+    band_b = NECK_BAND * chin_y
+    near = PartPoints.near(grid, frame, 1.0, local_contours(frame, lips)[:, 0].amin(-1), chin_y + band_b)
+    x, y = near.x, near.y
+    y_u, y_l = near.contour(lips[:, 0]), near.contour(lips[:, 1])
     interior = (y_l - y_u).clamp_min(0.0)
-    y_c = frame.to_local(chin[:, None])[1].clamp_min(1e-3)  # (B, 1)
-    band = NECK_BAND * y_c
-    g0 = opening.view(b, 1).clamp(max=MAX_OPEN * band)
-    g = torch.where(x.abs() < 1, g0 * (1 - x**2), torch.zeros_like(x)).maximum(-MAX_CLOSE * interior)
-    in_mouth = (y >= y_u) & (y <= y_l + g) & (x.abs() < 1)
-    moved = (y > y_l + g) & (y <= y_c + g) & (x.abs() < 1)
-    neck = (y > y_c + g) & (y <= y_c + band) & (x.abs() < 1)
+    y_c, band = near.take(chin_y), near.take(band_b)
+    g0 = torch.minimum(near.take(opening), MAX_OPEN * band)
+    g = (g0 * (1 - x**2)).maximum(-MAX_CLOSE * interior)
+    in_mouth = (y >= y_u) & (y <= y_l + g)
+    moved = (y > y_l + g) & (y <= y_c + g)
+    neck = (y > y_c + g) & (y <= y_c + band)
     y_src = torch.where(in_mouth, y_u + (y - y_u) * interior / (interior + g).clamp_min(1e-6), y)
     y_src = torch.where(moved, y - g, y_src)
     y_src = torch.where(neck, y_c + band - (y_c + band - y) * band / (band - g).clamp_min(1e-6), y_src)
     edge = ((y - y_u) / FEATHER).clamp(0, 1) * ((y_l + g - y) / FEATHER).clamp(0, 1)
     share = g.clamp_min(0) / (interior + g.clamp_min(0)).clamp_min(1e-6)
     cavity = torch.where(in_mouth, share * edge, torch.zeros_like(x))
-    return frame.shift_along_y(points, y_src - y).reshape(b, h, w, 2), cavity.reshape(b, h, w)
+    return near.moved(None, y_src - y, grid.shape), near.scatter(cavity, grid.shape[:3])
 
 
 def cavity_colour(image: torch.Tensor, lips: torch.Tensor) -> torch.Tensor:
@@ -89,15 +95,16 @@ def pull_corners(grid: torch.Tensor, lips: torch.Tensor, smile: torch.Tensor) ->
     (exact at the corners' new positions up to the falloff's slope, a good inverse for moves of a fraction of the
     falloff width).
     """
-    b, h, w, _ = grid.shape
+    if not bool((smile != 0).any()):
+        return grid
     frame = PartFrame.from_corners(lips[:, 0, 0], lips[:, 0, -1])
-    points = grid.reshape(b, h * w, 2)
-    x, y = frame.to_local(points)
+    reach_y = torch.full_like(frame.half, SMILE_UP + CUTOFF * SMILE_REACH)
+    near = PartPoints.near(grid, frame, 1 + SMILE_OUT + CUTOFF * SMILE_REACH, -reach_y, reach_y)
+    x, y = near.x, near.y
     dx, dy = torch.zeros_like(x), torch.zeros_like(y)
     for side, corner_x in ((0, -1.0), (1, 1.0)):
-        s = smile[:, side:side + 1]
+        s = near.take(smile[:, side])
         new_x, new_y = corner_x * (1 + SMILE_OUT * s), -SMILE_UP * s
         weight = torch.exp(-((x - new_x) ** 2 + (y - new_y) ** 2) / (2 * SMILE_REACH**2))
         dx, dy = dx + weight * corner_x * SMILE_OUT * s, dy - weight * SMILE_UP * s
-    d = (-dx[..., None] * frame.ex[:, None] - dy[..., None] * frame.ey[:, None]) * frame.half[:, None, None]
-    return (points + d).reshape(b, h, w, 2)
+    return near.moved(-dx, -dy, grid.shape)
