@@ -101,11 +101,16 @@ def _check_animate(a) -> bool:
     return is_image
 
 
-def cmd_animate(a) -> None:
+def view_from_args(a):
+    """``ViewSettings`` of ``animate``'s camera options."""
     from .pipeline import ViewSettings
 
+    return ViewSettings(a.yaw, a.pitch, follow_head=not a.fixed_camera, relative=not a.absolute_pose)
+
+
+def cmd_animate(a) -> None:
     is_image = _check_animate(a)
-    view = ViewSettings(a.yaw, a.pitch, follow_head=not a.fixed_camera, relative=not a.absolute_pose)
+    view = view_from_args(a)
     anim, t0 = _animator(a)
     src = anim.prepare_source(a.source, a.face_index)
     if a.mesh is not None:  # first: it fails (no surface) before the animation is made

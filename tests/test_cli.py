@@ -198,3 +198,16 @@ def test_strength_out_of_range_is_a_usage_error(files, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["grid", str(files["face"]), "-o", str(tmp_path / "o.png"), "--strength", "3"])
     assert e.value.code == 2 and "must be in [0, 2]" in capsys.readouterr().err
+
+
+def test_animate_camera_options_make_the_view():
+    from export3d.cli import view_from_args
+    from export3d.cli_args import build_parser
+
+    def parse(*extra):
+        return view_from_args(build_parser().parse_args(["animate", "a.jpg", "b.mp4", "-o", "c.mp4", *extra]))
+
+    default = parse()
+    assert default.relative and default.follow_head and (default.yaw, default.pitch) == (0.0, 0.0)
+    absolute = parse("--absolute-pose", "--fixed-camera", "--yaw", "-15")
+    assert not absolute.relative and not absolute.follow_head and absolute.yaw == -15.0
