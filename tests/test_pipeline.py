@@ -18,11 +18,13 @@ from export3d.errors import CheckpointError, NoFaceError
 from export3d.media.image import load_image, save_image
 from export3d.media.video import ffmpeg_exe, iter_frames, probe_video, write_video
 from export3d.pipeline import Animator, ExpressionSettings, ViewSettings, is_video
+from export3d.pipeline.paste import CROP_SIZE
 from export3d.pipeline.views import MAX_YAW, orbit_angles, orbit_cameras
 from export3d.rendering.camera import camera_angles, orbit_camera
 
 SIZE = 64  #: the small preset scaled to a 64² source: same architecture, 4x fewer pixels (fast tests)
 OUT = 96  #: output size used by the module's animator
+PHOTO = (512, 512)  #: (H, W) of the astronaut photo, the module's portrait: the size of the whole-photo output
 
 
 _have_face_models = have_face_models
@@ -192,8 +194,8 @@ def test_video_camera_follows_the_drivers_motion_from_the_portraits_pose(animato
                                                                           monkeypatch):
     seen = []
     render_frames = animator.frames.frames
-    monkeypatch.setattr(animator.frames, "frames", lambda f, b, c, depth=False, warp=None: seen.append(c) or
-                        render_frames(f, b, c, depth, warp))
+    monkeypatch.setattr(animator.frames, "frames", lambda f, b, c, depth=False, warp=None, canvas=None:
+                        seen.append(c) or render_frames(f, b, c, depth, warp, canvas))
     track = animator.extractor.track  # a driver turned 15 degrees away from the portrait
     turned = lambda *a, **k: (dataclasses.replace(s, angles=(s.angles[0] + 15.0, *s.angles[1:]))  # noqa: E731
                               for s in track(*a, **k))
@@ -241,10 +243,13 @@ def test_grid_tiles_are_the_requested_views(animator, source):
 def test_animate_image_uses_the_driver(animator, source):
     drv = driver_frames(1, lost=())[0]
     out = animator.animate_image(source, drv)
-    assert out.shape == (OUT, OUT, 3) and out.dtype == np.uint8
-    sig = animator.extractor.extract(drv)
-    assert_close(out, animator.render(source, sig.beta, sig.camera)[0])
-    assert mean_diff(out, animator.render(source, sig.beta, orbit_camera(-30.0, 0.0))[0]) > 1
+    assert out.shape == (*PHOTO, 3) and out.dtype == np.uint8  # the whole photo
+    sig, canvas = animator.extractor.extract(drv), animator.canvas(source)
+    assert_close(out, animator.render_frames(source, sig.beta, sig.camera, canvas=canvas)[0][0])
+    face = animator.animate_image(source, drv, crop=True)  # a generated model's crop is its own render
+    assert face.shape == ((CROP_SIZE, CROP_SIZE, 3) if animator.model.warped else (OUT, OUT, 3))
+    turned = animator.render_frames(source, sig.beta, orbit_camera(-30.0, 0.0), canvas=animator.canvas(source, True))
+    assert mean_diff(face, turned[0][0]) > 1
 
 
 def test_animate_video_with_audio_and_a_lost_frame(animator, source, clips, tmp_path):
@@ -254,7 +259,7 @@ def test_animate_video_with_audio_and_a_lost_frame(animator, source, clips, tmp_
     info = probe_video(out)
     assert res.path == out and res.frames == 8 and res.lost_frames == 1 and res.fps == pytest.approx(10.0)
     assert any("lost in 1 of 8" in w for w in res.warnings)
-    assert info.fps == pytest.approx(10.0) and info.has_audio and (info.width, info.height) == (OUT, OUT)
+    assert info.fps == pytest.approx(10.0) and info.has_audio and (info.height, info.width) == PHOTO
     assert len(list(iter_frames(out))) == 8
     assert calls[-1][0] == 8 and calls[0] == (8, 8)  # one chunk of 8
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]  # no temporary file left
@@ -264,7 +269,7 @@ def test_animate_video_trims_side_by_side_and_silences(animator, source, clips, 
     out = tmp_path / "sbs.mp4"
     res = animator.animate_video(source, clips["audio"], out, max_seconds=0.35, audio=False, side_by_side=True)
     info = probe_video(out)
-    assert res.frames == 4 and not info.has_audio and (info.width, info.height) == (2 * OUT, OUT)
+    assert res.frames == 4 and not info.has_audio and (info.height, info.width) == (PHOTO[0], 2 * PHOTO[1])
     assert any("first 0.35 s" in w for w in res.warnings)
     res = animator.animate_video(source, clips["silent"], tmp_path / "silent.mp4", max_seconds=0.15)
     assert res.frames == 2 and not probe_video(res.path).has_audio
@@ -312,12 +317,12 @@ def test_animate_dispatches_an_image_driver(animator, source, tmp_path):
     assert not is_video(drv) and is_video(tmp_path / "missing.mp4") and not is_video(np.zeros((4, 4, 3)))
     res = animator.animate(source, drv, tmp_path / "out.png", expression=ExpressionSettings(relative=True),
                            depth_path=tmp_path / "depth.png", max_seconds=3.0)
-    assert res.frames == 1 and res.path == tmp_path / "out.png" and res.image.shape == (OUT, OUT, 3)
+    assert res.frames == 1 and res.path == tmp_path / "out.png" and res.image.shape == (*PHOTO, 3)
     assert any("keeps its own expression" in w for w in res.warnings)
     assert np.array_equal(load_image(res.path), res.image)
     assert load_image(tmp_path / "depth.png").shape == (OUT, OUT, 3)  # written as grey RGB
-    own = animator.render(source, source.signals.beta, animator.camera_for(animator.extractor.extract(
-        load_image(drv)), ViewSettings(), source))[0]  # a still driver: the portrait's own pose
+    own = animator.render_frames(source, source.signals.beta, animator.camera_for(animator.extractor.extract(
+        load_image(drv)), ViewSettings(), source), canvas=animator.canvas(source))[0][0]  # the portrait's own pose
     assert_close(res.image, own)  # relative transfer from one image = the portrait's own expression
     assert animator.animate(source, drv).path is None
 
@@ -325,8 +330,8 @@ def test_animate_dispatches_an_image_driver(animator, source, tmp_path):
 def test_animate_video_with_depth_and_expression(animator, source, clips, tmp_path, monkeypatch):
     seen = []
     render_frames = animator.frames.frames  # every job renders through the Animator's FrameRenderer
-    monkeypatch.setattr(animator.frames, "frames", lambda f, b, c, depth=False, warp=None: seen.append(b) or
-                        render_frames(f, b, c, depth, warp))
+    monkeypatch.setattr(animator.frames, "frames", lambda f, b, c, depth=False, warp=None, canvas=None:
+                        seen.append(b) or render_frames(f, b, c, depth, warp, canvas))
     res = animator.animate(source, clips["silent"], tmp_path / "out.mp4", depth_path=tmp_path / "depth.mp4",
                            expression=ExpressionSettings(strength=0.0, relative=True), max_seconds=0.55)
     assert is_video(clips["silent"]) and res.depth_path == tmp_path / "depth.mp4"

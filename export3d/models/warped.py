@@ -76,6 +76,7 @@ class WarpOutput:
     visibility: torch.Tensor  #: (B, 1, O, O) in [0, 1]
     grid: torch.Tensor  #: (B, Q, Q, 2) sampling field into the portrait, grid_sample units (align_corners=False)
     logit: torch.Tensor  #: (B, 1, Q, Q) per-ray visibility logit
+    fine: torch.Tensor | None = None  #: (B, O, O, 2) the field at the output size, after ``move_parts``
 
 
 @dataclass
@@ -212,4 +213,4 @@ class WarpedAppearance(nn.Module):
         v, rendered, opacity = torch.sigmoid(up(logit)), up(rendered), up(raw.opacity)
         base = v * warped + (1 - v) * rendered
         image = base + self.refiner(torch.cat([warped, rendered, v, opacity], dim=1))
-        return WarpOutput(image=image, warped=warped, visibility=v, grid=grid, logit=logit)
+        return WarpOutput(image=image, warped=warped, visibility=v, grid=grid, logit=logit, fine=fine)

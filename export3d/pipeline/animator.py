@@ -5,18 +5,21 @@ from export3d.pipeline import Animator, ExpressionSettings, ViewSettings
 
 anim = Animator.from_pretrained()                       # checkpoints/export3d-small, or EXPORT3D_CHECKPOINT
 src = anim.prepare_source("portrait.jpg")               # face crop + cached source encoding (LRU cache)
-frame = anim.animate_image(src, "driver.jpg")           # (256, 256, 3) uint8
+frame = anim.animate_image(src, "driver.jpg")           # the whole photo, (H, W, 3) uint8 (long side <= 1920)
+face = anim.animate_image(src, "driver.jpg", crop=True) # the face crop, (512, 512, 3) uint8
 anim.animate_video(src, "driver.mp4", "out.mp4", ViewSettings(yaw=15), ExpressionSettings(relative=True))
 res = anim.animate(src, "driver.jpg" or "driver.mp4", "out.png" or "out.mp4")   # dispatch by content
 anim.export_mesh(src, "face.glb")                       # marching cubes of the tri-plane density
 ```
 
-Images at the edges are ``uint8`` RGB ``(H, W, 3)``; the model renders at its source size ``S``
-(128 for ``small``) and frames are upscaled to ``output_size`` with Lanczos. Cameras and their
-supported range: ``pipeline/views.py``; expression transfer: ``pipeline/expression.py``; the jobs (video
-streaming, still, mesh): ``pipeline/jobs.py``; rendering frames: ``pipeline/frames.py``. User-fixable problems
-raise an ``Export3DError`` (``export3d/errors.py``: bad or faceless images/videos, no model), whose messages are
-meant for the user.
+Images at the edges are ``uint8`` RGB ``(H, W, 3)``. The animation jobs (``animate*``) return the whole photo
+with the animated head put back (``pipeline/paste.py``: the model's field applied to the photo at its own
+resolution, long side at most 1920, even sides), or with ``crop=True`` the face crop at 512² (warped models).
+``render``, ``orbit`` and ``grid`` return the model's crop at ``output_size`` (Lanczos from the model's size).
+Cameras and their supported range: ``pipeline/views.py``; expression transfer: ``pipeline/expression.py``; the
+jobs (video streaming, still, mesh): ``pipeline/jobs.py``; rendering frames: ``pipeline/frames.py``.
+User-fixable problems raise an ``Export3DError`` (``export3d/errors.py``: bad or faceless images/videos, no
+model), whose messages are meant for the user.
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ from ..models.warped import WarpSource
 from ..rendering.warp import pixels_to_grid
 from .expression import ExpressionSettings
 from .frames import CHUNK, FrameRenderer
-from .jobs import VideoJob, drive_still, run_mesh, run_still, run_video
+from .jobs import VideoJob, drive_still, make_canvas, run_mesh, run_still, run_video
+from .paste import Canvas
 from .types import AnimationResult, PreparedSource
 from .views import ViewSettings, contact_sheet, grid_cameras, orbit_cameras, view_camera
 
@@ -190,10 +194,16 @@ class Animator:
         """
         return self.render_frames(src, beta, camera)[0]
 
-    def render_frames(self, src: PreparedSource | SourceFeatures, beta, camera,
-                      depth: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-        """``render`` and, if ``depth``, the depth maps ``(N, out, out)`` uint8 of the same pass (``render_depth``)."""
-        return self.frames.frames(_features(src), beta, camera, depth, _warp(src))
+    def render_frames(self, src: PreparedSource | SourceFeatures, beta, camera, depth: bool = False,
+                      canvas: Canvas | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """``render`` and, if ``depth``, the depth maps ``(N, out, out)`` uint8 of the same pass (``render_depth``).
+        ``canvas`` (``self.canvas(src)``): the frames are laid on its picture instead."""
+        return self.frames.frames(_features(src), beta, camera, depth, _warp(src), canvas)
+
+    def canvas(self, src: PreparedSource, crop: bool = False) -> Canvas | None:
+        """What ``animate*`` lay the frames on: the whole photo, or (``crop``) the face crop at 512² (None for a
+        generated model's crop). Made once per portrait (one render of its own opacity, an inpainting)."""
+        return make_canvas(self.frames, src, crop)
 
     def render_depth(self, src: PreparedSource | SourceFeatures, beta, camera) -> np.ndarray:
         """Depth maps ``(N, out, out)`` uint8 (near = bright, background black; ``views.depth_to_uint8``).
@@ -217,15 +227,16 @@ class Animator:
     # ----------------------------------------------------------------- animate
     def animate_image(self, src: PreparedSource | ImageSource, driver_image: ImageSource,
                       view: ViewSettings | None = None, expression: ExpressionSettings | None = None,
-                      driver_face_index: int | None = None) -> np.ndarray:
-        """The portrait with the driver's expression (and pose): ``(out, out, 3)`` uint8.
+                      driver_face_index: int | None = None, crop: bool = False) -> np.ndarray:
+        """The portrait with the driver's expression (and pose): the whole photo ``(H, W, 3)`` uint8, or the face
+        crop (``crop``; see ``canvas``).
 
         Relative ``expression`` transfer uses the driver image itself as the reference, so it gives the
         portrait's own expression (``export3d.pipeline.expression``).
         """
         src = self.as_prepared(src)
         beta, camera, _ = self.drive_still(src, driver_image, view, expression, driver_face_index)
-        return self.render(src, beta, camera)[0]
+        return self.render_frames(src, beta, camera, canvas=self.canvas(src, crop))[0][0]
 
     def drive_still(self, src: PreparedSource, driver_image: ImageSource, view: ViewSettings | None,
                     expression: ExpressionSettings | None, driver_face_index: int | None = None):
@@ -237,21 +248,22 @@ class Animator:
                       expression: ExpressionSettings | None = None, max_seconds: float | None = 10.0,
                       smoothing: float = 0.5, progress: Callable[[int, int | None], None] | None = None,
                       audio: bool = True, side_by_side: bool = False,
-                      depth_path: str | os.PathLike | None = None) -> AnimationResult:
+                      depth_path: str | os.PathLike | None = None, crop: bool = False) -> AnimationResult:
         """Animate along a driving video into an H.264 MP4 at ``out_path`` (streaming, chunk by chunk).
 
         Only the first ``max_seconds`` of the driver are used (None: all). ``expression``: strength and
         absolute/relative transfer (relative: against the driver's first frame). ``progress(done, total)`` is
         called after each chunk (``total`` is an estimate, None if unknown). The driver's audio is muxed in when
         ``audio`` and it has some. ``side_by_side``: each frame is ``driver | output``. ``depth_path``: also
-        write the depth maps (``render_depth``, out x out, same frames and fps) to that ``.mp4``. Frames where
+        write the depth maps (``render_depth``, out x out, same frames and fps) to that ``.mp4``. The frames are
+        the whole photo, or the face crop with ``crop`` (``canvas``). Frames where
         the face was lost keep interpolated signals and are counted in ``lost_frames``. A driver without any
         face raises ``NoFaceError``; on any error no file is left at ``out_path`` or ``depth_path``.
         """
         t0 = time.perf_counter()
         job = VideoJob(driver_video, Path(out_path), view or ViewSettings(), expression or ExpressionSettings(),
                        max_seconds, smoothing, progress, audio, side_by_side,
-                       None if depth_path is None else Path(depth_path))
+                       None if depth_path is None else Path(depth_path), crop)
         if job.out_path.suffix.lower() != ".mp4":  # checked before the portrait is prepared
             raise ValueError(f"the output video must be an .mp4 file, got {job.out_path.name}")
         return run_video(self.frames, self.extractor, self.as_prepared(src), job, t0)
@@ -264,7 +276,7 @@ class Animator:
         Video: ``animate_video(src, driver, out_path, view, expression, **video_kw)`` (``out_path`` required).
         Image: the frame is in ``result.image`` (``frames=1``, ``fps=0``) and written to ``out_path`` (.png,
         .jpg, .jpeg, .webp) when given; of ``video_kw`` it uses ``side_by_side``, ``depth_path`` (an image file),
-        ``driver_face_index`` and ``progress`` (called once with ``(1, 1)``), and ignores the video-only
+        ``crop``, ``driver_face_index`` and ``progress`` (called once with ``(1, 1)``), and ignores the video-only
         ``max_seconds``, ``smoothing`` and ``audio``.
         """
         if is_video(driver):

@@ -31,6 +31,7 @@ from ..media.video import open_video, write_video
 from ..rendering.mesh import density_grid, extract_mesh, surface_threshold, vertex_colors, write_mesh
 from .expression import RELATIVE_IMAGE_WARNING, ExpressionSettings, transfer_expression
 from .frames import FrameRenderer
+from .paste import Canvas
 from .types import AnimationResult, PreparedSource
 from .views import ViewSettings, requested_angles, side_by_side, view_angles, view_camera
 
@@ -49,6 +50,20 @@ class VideoJob:
     audio: bool = True
     side_by_side: bool = False
     depth_path: Path | None = None
+    crop: bool = False
+
+
+def make_canvas(frames: FrameRenderer, src: PreparedSource, crop: bool) -> Canvas | None:
+    """What the frames are laid on (``pipeline/paste.py``), kept on ``src``: the whole photo, or (``crop``) the face
+    crop at ``paste.CROP_SIZE``. None for a generated model's crop: its frames are its own render, resized."""
+    if crop and not frames.model.warped:
+        return None
+    key = "crop" if crop else "photo"
+    if key not in src.canvases:
+        own = frames.own_opacity(src.features, src.signals.beta, src.signals.camera)
+        make = Canvas.for_crop if crop else Canvas.for_photo
+        src.canvases[key] = make(src.image, src.transform, own)
+    return src.canvases[key]
 
 
 def run_video(frames: FrameRenderer, extractor: FaceExtractor, src: PreparedSource, job: VideoJob,
@@ -58,6 +73,7 @@ def run_video(frames: FrameRenderer, extractor: FaceExtractor, src: PreparedSour
         if path is not None and path.suffix.lower() != ".mp4":
             raise ValueError(f"the output video must be an .mp4 file, got {path.name}")
     stats, depth, written = _Stats(), None, []
+    canvas = make_canvas(frames, src, job.crop)
     try:
         with open_video(job.driver, max_seconds=job.max_seconds) as reader:
             info = reader.info
@@ -65,7 +81,7 @@ def run_video(frames: FrameRenderer, extractor: FaceExtractor, src: PreparedSour
             shown = deque() if job.side_by_side else None
             signals = extractor.track(_tee(reader, shown), info.fps, job.smoothing)
             images = _stream(frames, src, signals, job, stats, shown, depth,
-                             _expected_frames(info.frame_count, info.fps, job.max_seconds))
+                             _expected_frames(info.frame_count, info.fps, job.max_seconds), canvas)
             audio = job.driver if job.audio and info.has_audio else None
             written.append(write_video(job.out_path, images, info.fps, audio_from=audio))
         if depth is not None:
@@ -92,7 +108,7 @@ def drive_still(extractor: FaceExtractor, src: PreparedSource, driver_image: Ima
 def run_still(frames: FrameRenderer, extractor: FaceExtractor, src: PreparedSource, driver, out_path=None,
               view: ViewSettings | None = None, expression: ExpressionSettings | None = None,
               side_by_side: bool = False, depth_path=None, driver_face_index: int | None = None, progress=None,
-              max_seconds=None, smoothing=None, audio=None) -> AnimationResult:
+              max_seconds=None, smoothing=None, audio=None, crop: bool = False) -> AnimationResult:
     """``Animator.animate_still`` (documented there); the video-only options are ignored."""
     t0 = time.perf_counter()
     paths = [None if p is None else Path(p) for p in (out_path, depth_path)]
@@ -100,7 +116,9 @@ def run_still(frames: FrameRenderer, extractor: FaceExtractor, src: PreparedSour
         if p is not None and p.suffix.lower() not in IMAGE_OUTPUTS:
             raise ValueError(f"the output image must end with {', '.join(IMAGE_OUTPUTS)}; got {p.name}")
     beta, camera, rgb = drive_still(extractor, src, driver, view, expression, driver_face_index)
-    images, depths = frames.frames(src.features, beta, camera, depth=depth_path is not None, warp=src.warp)
+    canvas = make_canvas(frames, src, crop)
+    images, depths = frames.frames(src.features, beta, camera, depth=depth_path is not None, warp=src.warp,
+                                   canvas=canvas)
     image = _side_by_side(rgb, images[0]) if side_by_side else images[0]
     for p, data in zip(paths, (image, None if depths is None else depths[0]), strict=True):
         if p is not None:
@@ -149,7 +167,8 @@ def several_faces_warning(src: PreparedSource) -> str:
 
 
 def _stream(frames: FrameRenderer, src: PreparedSource, signals: Iterable[FaceSignals], job: VideoJob,
-            stats: _Stats, shown: deque | None, depth: SideVideo | None, total: int | None) -> Iterator[np.ndarray]:
+            stats: _Stats, shown: deque | None, depth: SideVideo | None, total: int | None,
+            canvas: Canvas | None = None) -> Iterator[np.ndarray]:
     reference = None  #: the driver's first frame (relative expression transfer and head motion)
     own = src.signals.angles
     for chunk in _chunks(signals, frames.chunk):
@@ -157,7 +176,8 @@ def _stream(frames: FrameRenderer, src: PreparedSource, signals: Iterable[FaceSi
         reference = chunk[0] if reference is None else reference
         beta = transfer_expression(driver_beta, src.signals.beta, job.expression, reference.beta)
         cameras = np.stack([view_camera(s.angles, job.view, own, reference.angles) for s in chunk])
-        images, depths = frames.frames(src.features, beta, cameras, depth=depth is not None, warp=src.warp)
+        images, depths = frames.frames(src.features, beta, cameras, depth=depth is not None, warp=src.warp,
+                                       canvas=canvas)
         for k, (s, image) in enumerate(zip(chunk, images, strict=True)):
             stats.add(s, job.view, own, reference.angles)
             if depth is not None:

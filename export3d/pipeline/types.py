@@ -23,6 +23,7 @@ class PreparedSource:
     signals: FaceSignals  #: the portrait's own expression and pose
     features: SourceFeatures  #: cached ``encode_source`` output, batch 1
     warp: WarpSource | None = None  #: warped models: the portrait at the model's output size and its camera
+    canvases: dict = field(default_factory=dict, repr=False)  #: ``jobs.make_canvas``'s, by kind ("photo", "crop")
 
     def to(self, device) -> PreparedSource:
         """The same portrait with its features on ``device`` (``self`` when they are already there)."""
@@ -41,5 +42,5 @@ class AnimationResult:
     seconds: float  #: wall time
     lost_frames: int  #: driver frames where the face was lost (filled by interpolation)
     warnings: list[str] = field(default_factory=list)  #: sentences for the user
-    image: np.ndarray | None = None  #: image driver: the (out, out, 3) uint8 result (driver | output if side by side)
+    image: np.ndarray | None = None  #: image driver: the (H, W, 3) uint8 result (driver | output if side by side)
     depth_path: Path | None = None  #: the depth video / image, when requested
