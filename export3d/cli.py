@@ -118,7 +118,7 @@ def cmd_animate(a) -> None:
     try:
         if is_image:
             res = anim.animate_still(src, a.driver, a.out, view, _expression(a), side_by_side=a.side_by_side,
-                                     depth_path=a.depth)
+                                     depth_path=a.depth, crop=a.crop)
         else:
             res = _animate_video(anim, src, a, view)
     except BaseException:
@@ -144,7 +144,7 @@ def _animate_video(anim, src, a, view):
     try:
         return anim.animate_video(src, a.driver, a.out, view, _expression(a), max_seconds=a.max_seconds or None,
                                   smoothing=a.smoothing, progress=progress, audio=not a.no_audio,
-                                  side_by_side=a.side_by_side, depth_path=a.depth)
+                                  side_by_side=a.side_by_side, depth_path=a.depth, crop=a.crop)
     finally:
         bar.close()
 

@@ -60,7 +60,8 @@ def _common(p: argparse.ArgumentParser, size: bool = True) -> None:
                         "checkpoints/export3d-small)")
     p.add_argument("--face-index", type=int, default=None, help="which face of the portrait: 0 = largest (default)")
     if size:
-        p.add_argument("--size", type=_positive(int), default=256, help="output size in pixels")
+        p.add_argument("--size", type=_positive(int), default=256,
+                       help="side of the face crop in pixels (orbit, grid, depth maps; animate writes the whole photo)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
 
 
@@ -88,6 +89,8 @@ def _animate_parser(sub) -> None:
     _expression_options(an)
     an.add_argument("--max-seconds", type=float, default=10.0, help="use at most this much video (0 = all)")
     an.add_argument("--smoothing", type=_unit, default=0.5, help="0..1 smoothing of the driver's signals")
+    an.add_argument("--crop", action="store_true",
+                    help="write the face crop (512x512) instead of the whole photo with the animated head put back")
     an.add_argument("--side-by-side", action="store_true", help="write driver | output")
     an.add_argument("--no-audio", action="store_true", help="do not copy the driver's audio")
     an.add_argument("--depth", type=Path, default=None, help="also write the depth maps (.mp4, or an image)")

@@ -64,7 +64,10 @@ def test_animate_image_and_side_by_side(files, tmp_path, capsys):
     code, _, _ = run(["animate", files["face"], files["driver"], "-o", out, "--checkpoint", files["ckpt"],
                       "--size", "64", "--side-by-side", "--yaw", "-10"], capsys)
     assert code == 0
-    assert load_image(out).shape == (64, 128, 3)  # 256² driver scaled to 64 rows | 64² output
+    assert load_image(out).shape == (512, 1024, 3)  # 256² driver scaled to 512 rows | the 512² photo
+    code, _, _ = run(["animate", files["face"], files["driver"], "-o", out, "--checkpoint", files["ckpt"],
+                      "--size", "64", "--side-by-side", "--crop"], capsys)
+    assert code == 0 and load_image(out).shape == (64, 128, 3)  # a generated model's crop: its render at --size
 
 
 def test_animate_video_and_orbit_gif(files, tmp_path, capsys):
@@ -106,7 +109,8 @@ def test_animate_issue_form_with_expression_depth_and_mesh(files, tmp_path, caps
     view, expression = call["args"][3:5]
     assert expression == ExpressionSettings(strength=1.5, relative=True) and call["smoothing"] == 0.3
     assert (view.yaw, view.pitch, view.follow_head) == (15.0, -5.0, True) and call["depth_path"] == depth
-    assert probe_video(depth).frame_count == 5 == probe_video(out).frame_count and (probe_video(out).width == 48)
+    assert probe_video(depth).frame_count == 5 == probe_video(out).frame_count and probe_video(depth).width == 48
+    assert probe_video(out).width == 512 and call["crop"] is False  # the whole photo
     assert mesh.read_bytes()[:4] == b"glTF"
 
 
