@@ -309,3 +309,64 @@ def test_save_image_roundtrip(tmp_path):
 def test_as_rgb_uint8_returns_input_when_already_canonical():
     rgb = gradient()
     assert as_rgb_uint8(rgb) is rgb
+
+
+# ----------------------------------------------------------------------------- unsupported image types
+
+SVG = (b'<?xml version="1.0" encoding="UTF-8"?>\n<!-- a drawing -->\n'
+       b'<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><circle cx="32" cy="32" r="20"/></svg>\n')
+SUPPORTED = ".avif, .bmp, .gif, .jpeg, .jpg, .png, .tif, .tiff, .webp"  # Pillow 12 without a HEIC plugin
+
+
+def supported_list(msg: str) -> list[str]:
+    assert "Supported image files: " in msg and msg.endswith(".")
+    return msg.split("Supported image files: ", 1)[1][:-1].split(", ")
+
+
+@pytest.mark.parametrize("name", ["face.svg", "face.png", "face"])  # SVG by content, whatever the name says
+def test_svg_is_not_a_supported_image_type(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(SVG)
+    with pytest.raises(UnreadableImageError) as e:
+        load_image(path)
+    msg = user_message(e)
+    assert msg.startswith(f"This file is not a supported image type (SVG): {name}. Supported image files: ")
+    assert "corrupt" not in msg and e.value.__cause__ is not None
+    with pytest.raises(UnreadableImageError) as e:
+        load_image(SVG)
+    msg = user_message(e)
+    assert msg.startswith("The uploaded data is not a supported image type (SVG). ") and "corrupt" not in msg
+
+
+def test_the_supported_list_is_what_load_image_reads(tmp_path):
+    from export3d.media.kind import IMAGE_SUFFIXES
+
+    path = tmp_path / "face.svg"
+    path.write_bytes(SVG)
+    with pytest.raises(UnreadableImageError) as e:
+        load_image(path)
+    listed = supported_list(user_message(e))
+    assert listed == sorted(listed) and {".jpg", ".jpeg", ".png", ".webp"} <= set(listed) <= IMAGE_SUFFIXES
+    try:
+        import pillow_heif  # noqa: F401
+    except ImportError:
+        assert ", ".join(listed) == SUPPORTED  # .heic is an image suffix, but Pillow alone cannot read it
+    rgb = gradient(8, 12)
+    for suffix in listed:  # every listed type really loads: written by Pillow, read back by load_image
+        f = tmp_path / f"x{suffix}"
+        Image.fromarray(rgb).save(f)
+        assert load_image(f).shape == (8, 12, 3), suffix
+
+
+def test_other_unreadable_types_are_named_by_their_suffix(tmp_path):
+    pdf = tmp_path / "scan.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n" + b"0" * 200)
+    with pytest.raises(UnreadableImageError) as e:
+        load_image(pdf)
+    msg = user_message(e)
+    assert msg.startswith("This file is not a supported image type (PDF): scan.pdf. ") and "corrupt" not in msg
+    # Junk behind a suffix we do read stays "corrupt": the type is right, the content is not.
+    junk = tmp_path / "photo.jpg"
+    junk.write_bytes(b"<html><body>not a photo</body></html>")
+    with pytest.raises(UnreadableImageError, match="may be corrupt or empty"):
+        load_image(junk)

@@ -11,6 +11,8 @@ from conftest import user_message
 
 from export3d.errors import FaceInputError, UnreadableVideoError
 from export3d.media.video import (
+    TRACKING_MAX_SIDE,
+    capped_size,
     ffmpeg_exe,
     has_audio,
     iter_frames,
@@ -269,3 +271,97 @@ def test_grid_clip_decodes():
     assert abs(len(frames) - 75) <= 1
     assert all(f.shape == (288, 360, 3) and f.dtype == np.uint8 for f in frames)
     assert 20 < frames[0].mean() < 235  # a real picture, not a blank frame
+
+
+# ----------------------------------------------------------------------------- resolution cap (max_side)
+
+
+def gradient_frames(n: int, w: int, h: int) -> list[np.ndarray]:
+    """Smooth red/green ramps over dim blue with a bright blue block moving 8 pixels (chroma-aligned) per frame."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    frames = []
+    for i in range(n):
+        f = np.stack([xx * 255 // (w - 1), yy * 255 // (h - 1), np.full_like(xx, 40 + 30 * i)], -1).astype(np.uint8)
+        f[h // 4 : h // 2, 8 * i + 64 : 8 * i + 192] = (30, 30, 250)
+        frames.append(f)
+    return frames
+
+
+@pytest.fixture(scope="module")
+def wide_video(tmp_path_factory) -> Path:
+    return write_video(tmp_path_factory.mktemp("cap") / "wide.mp4", gradient_frames(4, 640, 360), fps=25)
+
+
+def test_max_side_downscales_to_the_cap_keeping_the_aspect_ratio(wide_video):
+    with open_video(wide_video) as v:
+        full = list(v)
+    with open_video(wide_video, max_side=320) as v:
+        assert v.source_info.size == (640, 360)
+        assert v.info.size == (320, 180)  # 640x360 halved: the longer side is the cap
+        assert (v.info.fps, v.info.frame_count) == (v.source_info.fps, v.source_info.frame_count)
+        small = list(v)
+    assert len(small) == len(full) == 4
+    assert all(f.shape == (180, 320, 3) and f.dtype == np.uint8 for f in small)
+    for big, got in zip(full, small, strict=True):
+        # A 2x2 area average of the full-size decode (ffmpeg scales the YUV planes, so colour edges differ a little).
+        expected = big.reshape(180, 2, 320, 2, 3).astype(np.float64).mean(axis=(1, 3))
+        diff = np.abs(expected - got)
+        assert diff.mean() < 2.0 and np.percentile(diff, 99) < 20, (diff.mean(), np.percentile(diff, 99))
+    # The blue block (rows 90-179 of the full frame, columns 64-191 in frame 0) halves too (blue <= 130 elsewhere).
+    block = small[0][..., 2] > 200
+    rows, cols = np.nonzero(block)
+    assert (rows.min(), rows.max()) == (45, 89) and abs(cols.min() - 32) <= 1 and abs(cols.max() - 95) <= 1
+
+
+def test_max_side_rounds_sides_to_whole_pixels(wide_video):
+    frames = list(iter_frames(wide_video, max_side=100, max_frames=2))
+    assert [f.shape for f in frames] == [(56, 100, 3)] * 2  # 360 * 100 / 640 = 56.25 -> 56
+    frames = list(iter_frames(wide_video, max_side=17, max_frames=1))
+    assert frames[0].shape == (10, 17, 3)  # 360 * 17 / 640 = 9.5625 -> 10
+
+
+def test_frames_within_the_cap_are_unchanged(videos, wide_video):
+    plain = list(iter_frames(videos["squares"]))
+    for cap in (64, 65, TRACKING_MAX_SIDE):
+        with open_video(videos["squares"], max_side=cap) as v:
+            assert v.info.size == v.source_info.size == (64, 48)
+            frames = list(v)
+        assert len(frames) == 20 and all(np.array_equal(a, b) for a, b in zip(frames, plain, strict=True))
+    assert next(iter_frames(wide_video, max_side=640)).shape == (360, 640, 3)
+
+
+def test_max_side_applies_to_the_upright_frames(videos, tmp_path):
+    rotated = tmp_path / "portrait.mp4"
+    ffmpeg("-display_rotation", "-90", "-i", str(videos["corner"]), "-c", "copy", str(rotated))
+    with open_video(rotated, max_side=32) as v:
+        assert v.info.rotation == 90 and v.source_info.size == (48, 64)
+        assert v.info.size == (24, 32)  # upright 48x64, halved
+        frame = next(iter(v))
+    assert frame.shape == (32, 24, 3)
+    red = frame[..., 0].astype(int) - frame[..., 1].astype(int) > 100
+    assert red[:4, -4:].mean() > 0.9 and red[-4:, :4].mean() < 0.1  # the red corner turned to the top right
+
+
+def test_tracking_cap_and_bad_max_side(wide_video):
+    assert TRACKING_MAX_SIDE == 1280
+    assert capped_size(7680, 4320, TRACKING_MAX_SIDE) == (1280, 720)  # 8K landscape -> 720p
+    assert capped_size(2160, 3840, TRACKING_MAX_SIDE) == (720, 1280)  # 4K portrait (phone) -> 720p
+    assert capped_size(1280, 720, TRACKING_MAX_SIDE) == (1280, 720)
+    assert capped_size(640, 360, None) == (640, 360)
+    for bad in (0, -5, 2.5, True):
+        with pytest.raises(ValueError, match="max_side"):
+            open_video(wide_video, max_side=bad)
+
+
+def test_svg_driver_is_not_a_supported_image_type(tmp_path):
+    """ffmpeg reads an SVG as a still picture; the image loader cannot, so 'use it as the portrait' would be wrong."""
+    svg = tmp_path / "driver.svg"
+    svg.write_bytes(b'<svg xmlns="http://www.w3.org/2000/svg" width="64" height="48"><rect width="9" height="9"/>'
+                    b"</svg>")
+    for reader in (probe_video, open_video, iter_frames):
+        with pytest.raises(UnreadableVideoError) as e:
+            reader(svg)
+        msg = user_message(e)
+        assert msg.startswith("This file is not a supported image type (SVG): driver.svg. Supported image files: ")
+        assert ".png" in msg and ".svg" not in msg.split("Supported", 1)[1]
+        assert "still image" not in msg and "portrait" not in msg and "corrupt" not in msg

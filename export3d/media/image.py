@@ -20,7 +20,9 @@ normalises every variant users actually upload:
   rounded; NaN becomes 0. Boolean arrays map to 0/255.
 
 Bad input raises :class:`~export3d.errors.UnreadableImageError` whose message is one
-sentence meant for the end user; the technical cause is chained (``raise ... from``).
+sentence meant for the end user; the technical cause is chained (``raise ... from``). A file of
+an image type Pillow does not read (SVG, HEIC without a plugin...) is called that, with the
+supported suffixes (``media.kind.readable_image_suffixes``), not "corrupt".
 Images above ``max_pixels`` (100 megapixels by default) are refused before decoding.
 Pillow's warnings (decompression bomb, corrupt EXIF...) are silenced while decoding: our limit
 replaces the bomb check. Pillow still refuses outright anything above
@@ -41,6 +43,7 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from ..errors import UnreadableImageError, check_input_file
 from .files import atomic_write
+from .kind import read_head, unsupported_image_message, unsupported_image_type
 
 ImageSource = str | os.PathLike | bytes | bytearray | memoryview | Image.Image | np.ndarray
 
@@ -107,9 +110,17 @@ def _decode(fp, what: str, max_pixels: int | None, name: str | None = None) -> n
             f"{what} is too large to process safely; please use an image under "
             f"{_megapixels(max_pixels or DEFAULT_MAX_PIXELS)} megapixels."
         ) from e
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, struct.error) as e:
+    except UnidentifiedImageError as e:  # no Pillow plugin knows the data: an unsupported type (SVG...) or junk
+        image_type = unsupported_image_type(_head(fp), Path(name).suffix if name is not None else "")
+        raise UnreadableImageError(unsupported_image_message(image_type, name) if image_type else unreadable) from e
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as e:
         # struct.error / SyntaxError: raised by some Pillow plugins on garbage headers.
         raise UnreadableImageError(unreadable) from e
+
+
+def _head(fp) -> bytes:
+    """The first bytes of what :func:`_decode` was given (a path or a ``BytesIO``)."""
+    return fp.getvalue()[:4096] if isinstance(fp, io.BytesIO) else read_head(fp)
 
 
 def _megapixels(n: int) -> str:

@@ -8,11 +8,16 @@
   0.2 s of video in it, an image when its suffix says so (a format PIL lacks, e.g. HEIC: the image loader then
   says what is wrong), else unknown;
 * a missing path is judged by its suffix (unknown when the suffix is neither), so the reader can report it.
+
+``IMAGE_SUFFIXES`` names image files, readable or not; :func:`readable_image_suffixes` are those the installed
+Pillow decodes, the list the loaders' "not a supported image type" message gives (:func:`unsupported_image_type`).
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -48,6 +53,51 @@ def suffix_kind(path: str | os.PathLike) -> Kind:
     if suffix in IMAGE_SUFFIXES:
         return "image"
     return "video" if suffix in VIDEO_SUFFIXES else "unknown"
+
+
+@functools.cache
+def readable_image_suffixes() -> tuple[str, ...]:
+    """The ``IMAGE_SUFFIXES`` whose format the installed Pillow can open, sorted (HEIC, for one, needs a plugin)."""
+    from PIL import Image
+
+    extensions = Image.registered_extensions()  # suffix -> format, every plugin loaded
+    return tuple(sorted(s for s in IMAGE_SUFFIXES if extensions.get(s) in Image.OPEN))
+
+
+_SVG = re.compile(rb"<svg[\s>/]", re.IGNORECASE)
+
+
+def unsupported_image_type(head: bytes, suffix: str = "") -> str | None:
+    """For data Pillow cannot identify: the name of the image type we do not read, else None (just unreadable).
+
+    ``head``: the first bytes of the file (4 KB are plenty); ``suffix``: its file name suffix, if any. SVG is
+    recognised by content (whatever the suffix); otherwise a suffix outside :func:`readable_image_suffixes` names
+    the type (``.heic`` -> ``HEIC``, ``.pdf`` -> ``PDF``). A readable suffix or none gives None: the data is
+    corrupt, or of no type we can name.
+    """
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if text.startswith(b"<") and _SVG.search(text[:4096]):
+        return "SVG"
+    suffix = suffix.lower()
+    if len(suffix) > 1 and suffix not in readable_image_suffixes():
+        return suffix[1:].upper()
+    return None
+
+
+def unsupported_image_message(image_type: str | None, name: str | None = None) -> str:
+    """The user's sentence for an image of a type we cannot read, listing :func:`readable_image_suffixes`."""
+    kind_text = f"not a supported image type ({image_type})" if image_type else "an image type we cannot read"
+    what = f"This file is {kind_text}: {name}" if name is not None else f"The uploaded data is {kind_text}"
+    return f"{what}. Supported image files: {', '.join(readable_image_suffixes())}."
+
+
+def read_head(path: str | os.PathLike, size: int = 4096) -> bytes:
+    """The first ``size`` bytes of a file (empty when it cannot be read)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(size)
+    except OSError:
+        return b""
 
 
 def is_video(source) -> bool:

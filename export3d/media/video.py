@@ -27,10 +27,17 @@ time, so memory does not depend on the video's length.
 - **Frame count** is an estimate, ``round(duration * fps)``; only decoding gives the truth.
 - **Trimming.** ``max_seconds`` limits the decoded time (ffmpeg ``-t`` on the input),
   ``max_frames`` the number of frames; either stops the decoder early.
+- **Resolution cap.** ``max_side`` downscales the upright frames inside ffmpeg (area averaging,
+  ``scale=...:flags=area``) so that their longer side is at most ``max_side`` pixels, keeping the
+  aspect ratio (each side rounded to whole pixels, as :func:`~export3d.media.image.resize_max`
+  does; sizes need not be even); smaller videos are never upscaled. The reader's ``info`` then
+  gives the reduced size (``source_info`` the stored one). Face tracking needs no more than
+  :data:`TRACKING_MAX_SIDE` (720p): an 8K driver decoded at full size is several times slower.
 - **Stills are refused.** ffmpeg would happily decode a PNG/JPEG as a one-frame "video";
   :func:`probe_video` recognises image formats and raises ``UnreadableVideoError`` with a
-  sentence that tells the user to use it as the portrait instead. (Animated GIFs are
-  accepted as videos.)
+  sentence that tells the user to use it as the portrait instead, or, for an image type the
+  image loader cannot read either (SVG...), that it is not a supported image type. (Animated
+  GIFs are accepted as videos.)
 
 Missing, empty, truncated or corrupt files, files that are not videos, videos without a
 video track and videos with no decodable frame raise
@@ -56,7 +63,7 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -64,6 +71,7 @@ import numpy as np
 
 from ..errors import UnreadableVideoError, check_input_file
 from .image import as_rgb_uint8
+from .kind import _pil_frames, read_head, unsupported_image_message, unsupported_image_type
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +82,11 @@ PROBE_TIMEOUT = 60.0
 
 #: ffmpeg demuxers of still images, plus every "*_pipe" one (png_pipe, jpeg_pipe, webp_pipe...).
 _IMAGE_FORMATS = {"image2", "image2pipe"}
+
+#: Recommended ``max_side`` for decoding a driving video for face tracking: 720p (1280x720) at most. The tracker
+#: gains little from more pixels (its face detector works at 960 at most), while decoding, piping and handling
+#: larger frames cost time.
+TRACKING_MAX_SIDE = 1280
 
 
 def ffmpeg_exe() -> str:
@@ -197,6 +210,11 @@ def _parse_summary(text: str, path: Path) -> VideoInfo:
         ) from _FfmpegLog(_tail(text))
     container = m.group(1)
     if container in _IMAGE_FORMATS or container.endswith("_pipe"):
+        if _pil_frames(path) is None:  # a picture ffmpeg decodes but the image loader (Pillow) cannot: SVG...
+            image_type = unsupported_image_type(read_head(path), path.suffix)
+            if image_type is None and container.endswith("_pipe"):
+                image_type = container.removesuffix("_pipe").upper()
+            raise UnreadableVideoError(unsupported_image_message(image_type, path.name))
         raise UnreadableVideoError(
             f"This file is a still image, not a video: {path.name}. Use it as the portrait, or choose a video file."
         )
@@ -301,13 +319,20 @@ class VideoReader:
     block (or ``close()``) stops any decoder still running.
     """
 
-    def __init__(self, path: str | os.PathLike, max_frames: int | None = None, max_seconds: float | None = None):
+    def __init__(self, path: str | os.PathLike, max_frames: int | None = None, max_seconds: float | None = None,
+                 max_side: int | None = None):
         if max_frames is not None and (int(max_frames) != max_frames or max_frames < 1):
             raise ValueError(f"max_frames must be a positive integer or None, got {max_frames}")
         if max_seconds is not None and not max_seconds > 0:
             raise ValueError(f"max_seconds must be > 0 or None, got {max_seconds}")
+        if max_side is not None and (isinstance(max_side, bool) or int(max_side) != max_side or max_side < 1):
+            raise ValueError(f"max_side must be a positive integer or None, got {max_side}")
         self.path = Path(path)
-        self.info = probe_video(self.path)
+        #: What the container holds (upright size before any ``max_side`` downscaling).
+        self.source_info = probe_video(self.path)
+        #: ``source_info`` with ``width``/``height`` set to the size of the yielded frames.
+        self.info = _capped(self.source_info, max_side)
+        self.max_side = None if max_side is None else int(max_side)
         self.max_frames = None if max_frames is None else int(max_frames)
         self.max_seconds = None if max_seconds is None else float(max_seconds)
         self._procs: list[subprocess.Popen] = []
@@ -332,8 +357,11 @@ class VideoReader:
         if self.max_seconds is not None:
             cmd += ["-t", f"{self.max_seconds:.6f}"]
         cmd += ["-i", _ffmpeg_input(self.path), "-map", f"0:{info.stream_index}", "-an", "-sn", "-dn"]
-        if info.rotation in _ROTATE_FILTERS:
-            cmd += ["-vf", _ROTATE_FILTERS[info.rotation]]
+        filters = [_ROTATE_FILTERS[info.rotation]] if info.rotation in _ROTATE_FILTERS else []
+        if info.size != self.source_info.size:
+            filters.append(f"scale={info.width}:{info.height}:flags=area")
+        if filters:
+            cmd += ["-vf", ",".join(filters)]
         cmd += ["-fps_mode", "passthrough"]
         if self.max_frames is not None:
             cmd += ["-frames:v", str(self.max_frames)]
@@ -392,22 +420,44 @@ class VideoReader:
                 self._procs.remove(proc)
 
 
-def open_video(path: str | os.PathLike, max_frames: int | None = None, max_seconds: float | None = None) -> VideoReader:
-    """Probe ``path`` and return a :class:`VideoReader` (a context manager; iterate for frames)."""
-    return VideoReader(path, max_frames=max_frames, max_seconds=max_seconds)
+def capped_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
+    """``(width, height)`` scaled down so that the longer side is at most ``max_side`` (never up; None: unchanged).
+
+    Each side is rounded to whole pixels (at least 1), the rule of :func:`~export3d.media.image.resize_max`.
+    """
+    if max_side is None or max(width, height) <= max_side:
+        return width, height
+    scale = max_side / max(width, height)
+    return (max(1, min(max_side, int(round(width * scale)))), max(1, min(max_side, int(round(height * scale)))))
+
+
+def _capped(info: VideoInfo, max_side: int | None) -> VideoInfo:
+    w, h = capped_size(info.width, info.height, max_side)
+    return info if (w, h) == info.size else replace(info, width=w, height=h)
+
+
+def open_video(path: str | os.PathLike, max_frames: int | None = None, max_seconds: float | None = None,
+               max_side: int | None = None) -> VideoReader:
+    """Probe ``path`` and return a :class:`VideoReader` (a context manager; iterate for frames).
+
+    ``max_side``: downscale the frames so that their longer side is at most this many pixels (area averaging,
+    aspect ratio kept; None: stored size). :data:`TRACKING_MAX_SIDE` is the cap recommended for face tracking.
+    """
+    return VideoReader(path, max_frames=max_frames, max_seconds=max_seconds, max_side=max_side)
 
 
 def iter_frames(
-    path: str | os.PathLike, max_frames: int | None = None, max_seconds: float | None = None
+    path: str | os.PathLike, max_frames: int | None = None, max_seconds: float | None = None,
+    max_side: int | None = None,
 ) -> Iterator[np.ndarray]:
     """Stream upright ``uint8`` RGB frames ``(H, W, 3)`` of ``path`` (see the module docstring).
 
     The file is probed immediately, so a missing / unreadable file raises here rather than
     at the first ``next()``; decoding errors surface while iterating. Each frame is a new,
     writable array. Stops after ``max_frames`` frames or ``max_seconds`` seconds. Breaking out
-    of the loop (or deleting the iterator) stops the decoder.
+    of the loop (or deleting the iterator) stops the decoder. ``max_side`` as in :func:`open_video`.
     """
-    reader = VideoReader(path, max_frames=max_frames, max_seconds=max_seconds)
+    reader = VideoReader(path, max_frames=max_frames, max_seconds=max_seconds, max_side=max_side)
     return iter(reader)
 
 
