@@ -150,18 +150,29 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
 
     @gpu(duration=limits.gpu_duration())
     @friendly_errors
-    def preview(src, driver, yaw, pitch, follow, strength=1.0, mode="Absolute"):
+    def preview(src, driver, yaw, pitch, follow, strength=1.0, mode="Absolute", crop=False):
         if src is None:
             return None
         return core.preview(model.get(), src, driver, core.view_settings(yaw, pitch, follow),
-                            core.expression_settings(strength, mode))
+                            core.expression_settings(strength, mode), bool(crop))
+
+    @gpu(duration=limits.gpu_duration(limits.max_clip_seconds))
+    @friendly_errors
+    def driver_views(driver, smoothing=0.5):
+        """A video driver's browser-playable preview and its signals over time (images: nothing to show)."""
+        if driver is None or driver.kind != "video":
+            return None, None, None
+        seconds = limits.max_clip_seconds
+        clip = core.preview_video(driver.path, core.new_output("driver"), seconds)
+        expression, pose = core.signal_table(model.get().extractor, driver.path, seconds, float(smoothing))
+        return str(clip), expression, pose
 
     @gpu(duration=limits.gpu_duration(limits.max_clip_seconds))
     @friendly_errors
     def animate(src, driver, yaw, pitch, follow, strength=1.0, mode="Absolute", smoothing=0.5, max_seconds=None,
-                beside=False, depth=False, progress=gr.Progress()):  # noqa: B008
+                beside=False, depth=False, crop=False, progress=gr.Progress()):  # noqa: B008
         _require(src, driver)
-        animator = model.get()
+        animator, crop = model.get(), bool(crop)
         view = core.view_settings(yaw, pitch, follow)
         expression = core.expression_settings(strength, mode)
         depth_path = core.new_output("depth") if depth else None
@@ -169,14 +180,15 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
             t0 = time.perf_counter()
             progress(0.1, desc="Rendering")
             path, last = core.animate_image_clip(animator, src, driver, view, core.new_output("expression"),
-                                                 expression, depth_path)
+                                                 expression, depth_path, crop=crop)
             status = (f"Image driver: a {core.IMAGE_CLIP_SECONDS:g} s clip from the portrait's own expression to "
                       f"the driver's, rendered in {time.perf_counter() - t0:.1f} s; its last frame is the preview.")
             if expression.relative:
                 status += ("\nNote: relative mode with a driving image keeps the portrait's own expression (the "
                            "image is its own reference); use Absolute to copy the driver's expression.")
-            compare = core.compare_image(src, last)
-            return str(path), status, last, compare, str(depth_path) if depth_path else None
+            compare = core.compare_image(animator, src, last, crop)
+            shown = core.shrink(last, core.PREVIEW_SIDE)
+            return str(path), status, shown, compare, str(depth_path) if depth_path else None
 
         def report(done, total):
             progress((done, total), desc="Animating", unit="frames")
@@ -186,7 +198,7 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
         result = animator.animate_video(core.on_device(src, animator.device), driver.path,
                                         core.new_output("animation"), view, expression=expression,
                                         max_seconds=seconds, smoothing=float(smoothing), progress=report,
-                                        side_by_side=bool(beside), depth_path=depth_path)
+                                        side_by_side=bool(beside), depth_path=depth_path, crop=crop)
         for w in result.warnings:
             gr.Warning(w)
         status = core.animation_status(result, seconds, driver, limits.max_clip_seconds)
@@ -265,10 +277,17 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
                 smoothing = gr.Slider(0, 1, value=0.5, step=0.05, label="Smoothing (video drivers)",
                                       info="0 = raw tracking, 1 = smoothest expression and head motion",
                                       elem_id="smoothing")
+                with gr.Accordion("Driver video: preview and signals", open=True, visible=True):
+                    driver_clip = gr.Video(label="Driver preview (H.264 copy)", interactive=False, height=200,
+                                           elem_id="driver_clip")
+                    expr_plot = gr.LinePlot(x="time", y="value", color="signal", label="Expression (0..1)",
+                                            x_title="seconds", y_title="score", height=160, elem_id="expr_plot")
+                    pose_plot = gr.LinePlot(x="time", y="value", color="signal", label="Head pose (degrees)",
+                                            x_title="seconds", y_title="degrees", height=160, elem_id="pose_plot")
             with gr.Column(scale=1, min_width=260):
                 gr.Markdown("### 3. Camera")
                 preview_image = gr.Image(label="Preview (driver's first face frame)", interactive=False,
-                                         format="png", height=280, elem_id="preview")
+                                         format="jpeg", height=280, elem_id="preview")
                 yaw = gr.Slider(-MAX_YAW, MAX_YAW, value=0, step=1, label="Yaw (degrees)",
                                 info="from the photo's own view; + moves the camera to the right", elem_id="yaw")
                 pitch = gr.Slider(-MAX_PITCH, MAX_PITCH, value=0, step=1, label="Pitch (degrees)",
@@ -277,6 +296,9 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
                                      info="On: the head also turns as the driver's head turns (from its first "
                                           "frame). Off: the camera stays where the sliders put it.",
                                      elem_id="follow")
+                crop = gr.Checkbox(value=False, label="Face crop only", elem_id="crop_only",
+                                   info="Off: your whole photo, with the head animated in place. On: the face "
+                                        "crop (512x512).")
         with gr.Row():
             max_seconds = gr.Slider(min(1, limits.max_clip_seconds), limits.max_clip_seconds,
                                     value=limits.default_clip_seconds, step=1, label="Max seconds of the driving video",
@@ -285,28 +307,32 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
                 beside = gr.Checkbox(value=False, label="Driver beside the result", elem_id="beside",
                                      info="Video drivers: each frame is driver | animation.")
                 depth = gr.Checkbox(value=False, label="Depth video too", elem_id="depth",
-                                    info="A second video: the depth map (near = bright).")
-            animate_btn = gr.Button("Animate", variant="primary", scale=1, elem_id="animate")
-            grid_btn = gr.Button("Multi-view grid", scale=1, elem_id="grid_button")
-            orbit_btn = gr.Button("Orbit video", scale=1, elem_id="orbit_button")
-            mesh_btn = gr.Button("3D mesh of this expression", scale=1, elem_id="mesh_button")
+                                    info="A second video: the depth map (near = bright), in the Depth tab.")
+            animate_btn = gr.Button("Animate", variant="primary", scale=1, size="lg", elem_id="animate")
         status = gr.Textbox(label="Status", lines=3, max_lines=8, interactive=False, elem_id="status")
-        with gr.Row(equal_height=False):
-            video_out = gr.Video(label="Animation (mp4, with the driver's audio)", interactive=False,
-                                 elem_id="video_out", scale=1)
-            compare_out = gr.Image(label="Portrait | result (image drivers)", interactive=False, format="jpeg",
-                                   elem_id="compare_out", scale=2)
-            depth_out = gr.Video(label="Depth video", interactive=False, elem_id="depth_out", scale=1)
-        with gr.Row(equal_height=False):
-            grid_out = gr.Image(label="Multi-view grid (yaw -30..30, pitch -15..15)", interactive=False,
-                                format="jpeg", elem_id="grid_out", scale=2)
-            orbit_out = gr.Video(label="Orbit", interactive=False, loop=True, autoplay=True, elem_id="orbit_out",
-                                 scale=1)
-        with gr.Row(equal_height=False):
-            mesh_view = gr.Model3D(label="3D mesh (GLB; drag to turn)", interactive=False, height=320,
-                                   elem_id="mesh_view", scale=2)
-            mesh_file = gr.File(label="Mesh (OBJ with vertex colours)", interactive=False, elem_id="mesh_file",
-                                scale=1)
+        video_out = gr.Video(label="Animation: your photo, animated (mp4, with the driver's audio)", interactive=False,
+                             height=560, elem_id="video_out")
+        with gr.Tabs(elem_id="more_tabs"):
+            with gr.Tab("Portrait | result", id="compare-tab", elem_id="compare_tab"):
+                compare_out = gr.Image(label="Portrait | result (image drivers)", interactive=False, format="jpeg",
+                                       elem_id="compare_out")
+            with gr.Tab("Depth", id="depth-tab", elem_id="depth_tab"):
+                depth_out = gr.Video(label="Depth video (tick 'Depth video too' before animating)",
+                                     interactive=False, elem_id="depth_out")
+            with gr.Tab("Multi-view grid", id="grid-tab", elem_id="grid_tab"):
+                grid_btn = gr.Button("Render the multi-view grid", elem_id="grid_button")
+                grid_out = gr.Image(label="Multi-view grid of the face crop (yaw -30..30, pitch -15..15)",
+                                    interactive=False, format="jpeg", elem_id="grid_out")
+            with gr.Tab("Orbit", id="orbit-tab", elem_id="orbit_tab"):
+                orbit_btn = gr.Button("Render the orbit video", elem_id="orbit_button")
+                orbit_out = gr.Video(label="Orbit", interactive=False, loop=True, autoplay=True, elem_id="orbit_out")
+            with gr.Tab("3D mesh", id="mesh-tab", elem_id="mesh_tab"):
+                mesh_btn = gr.Button("3D mesh of this expression", elem_id="mesh_button")
+                with gr.Row(equal_height=False):
+                    mesh_view = gr.Model3D(label="3D mesh (GLB; drag to turn)", interactive=False, height=320,
+                                           elem_id="mesh_view", scale=2)
+                    mesh_file = gr.File(label="Mesh (OBJ with vertex colours)", interactive=False,
+                                        elem_id="mesh_file", scale=1)
         with gr.Accordion("Limits", open=False):
             gr.Markdown(LIMITS.format(yaw=MAX_YAW, pitch=MAX_PITCH, limits=limits.describe()))
             gr.Markdown(f"Model checkpoint: {core.checkpoint_description()} (`EXPORT3D_CHECKPOINT` to change: a "
@@ -314,7 +340,8 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
 
         # -------------------------------------------------------------------- events
         heavy = {"concurrency_id": "model", "concurrency_limit": 1}  # one model call at a time
-        view_inputs = [src_state, drv_state, yaw, pitch, follow, strength, mode]
+        view_inputs = [src_state, drv_state, yaw, pitch, follow, strength, mode]  # + crop for the preview
+        preview_inputs = [*view_inputs, crop]
         expr_inputs = [src_state, drv_state, strength, mode]
         prep_inputs = [source, crop_scale, crop_x, crop_y]
         prep_outputs = [src_state, crop_image, status]
@@ -323,28 +350,31 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
         (source.change(forget_source, None, [src_state, crop_image, preview_image], queue=False,
                        api_name="forget_source", api_visibility="private")
          .then(prepare, prep_inputs, prep_outputs, api_name="prepare", **raw, **heavy)
-         .success(preview, view_inputs, preview_image, api_name="preview_new_source", api_visibility="private",
+         .success(preview, preview_inputs, preview_image, api_name="preview_new_source", api_visibility="private",
                   **heavy))
         for slider in (crop_scale, crop_x, crop_y):
             (slider.release(prepare, prep_inputs, prep_outputs, api_name=f"prepare_{slider.elem_id}",
                             api_visibility="private", trigger_mode="always_last", **raw, **heavy)
-             .success(preview, view_inputs, preview_image, api_name=f"preview_{slider.elem_id}",
+             .success(preview, preview_inputs, preview_image, api_name=f"preview_{slider.elem_id}",
                       api_visibility="private", **heavy))
         for comp, fn, kind in ((driver_image_in, driver_image, "image"), (driver_video_in, driver_video, "video")):
             kind_box = gr.State(kind)
             (comp.change(forget_driver, [drv_state, kind_box], [drv_state, driver_info], queue=False,
                          api_name=f"forget_{kind}", api_visibility="private")
              .then(fn, comp, [drv_state, driver_info], api_name=f"driver_{kind}", **raw, **heavy)
-             .success(preview, view_inputs, preview_image, api_name=f"preview_new_{kind}", api_visibility="private",
-                      **heavy))
+             .success(preview, preview_inputs, preview_image, api_name=f"preview_new_{kind}",
+                      api_visibility="private", **heavy)
+             .success(driver_views, [drv_state, smoothing], [driver_clip, expr_plot, pose_plot],
+                      api_name=f"driver_views_{kind}", api_visibility="private", **heavy))
         for slider in (yaw, pitch, strength):
-            slider.release(preview, view_inputs, preview_image, show_progress="minimal", trigger_mode="always_last",
+            slider.release(preview, preview_inputs, preview_image, show_progress="minimal",
+                           trigger_mode="always_last",
                            api_name="preview" if slider is yaw else f"preview_{slider.elem_id}",
                            api_visibility="public" if slider is yaw else "private", **heavy)
-        for box in (follow, mode):
-            box.change(preview, view_inputs, preview_image, api_name=f"preview_{box.elem_id}",
+        for box in (follow, mode, crop):
+            box.change(preview, preview_inputs, preview_image, api_name=f"preview_{box.elem_id}",
                        api_visibility="private", show_progress="minimal", **heavy)
-        animate_btn.click(animate, [*view_inputs, smoothing, max_seconds, beside, depth],
+        animate_btn.click(animate, [*view_inputs, smoothing, max_seconds, beside, depth, crop],
                           [video_out, status, preview_image, compare_out, depth_out], api_name="animate", **heavy)
         grid_btn.click(grid, expr_inputs, grid_out, api_name="grid", **heavy)
         orbit_btn.click(orbit, expr_inputs, orbit_out, api_name="orbit", **heavy)

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PORTRAIT = ROOT / "examples" / "portraits" / "astronaut.jpg"
 DRIVER_IMAGE = ROOT / "examples" / "drivers" / "smile.jpg"
 DRIVER_VIDEO = ROOT / "examples" / "drivers" / "talking.mp4"
+PHOTO = (288, 288, 3)  #: the example portrait's shape: the app's whole-photo output (even sides, under 640 px)
 LIMITS = core.DemoLimits(max_clip_seconds=2, max_image_side=1024, max_upload_mb=5, queue_size=8)
 
 
@@ -337,12 +338,16 @@ def test_image_driver_preview_animate_compare_depth_grid_and_mesh(client, median
     assert info.startswith("Driver: image smile.jpg"), info
     path = client.predict(20, 5, True, 1.0, "Absolute", api_name="/preview")  # yaw, pitch, follow, strength, mode
     image = np.asarray(Image.open(path))
-    assert image.shape == (256, 256, 3) and image.std() > 1  # 128 px model output upscaled to 256
+    assert image.shape == PHOTO and image.std() > 1  # the whole photo
+    face = np.asarray(Image.open(client.predict(20, 5, True, 1.0, "Absolute", True, api_name="/preview")))
+    assert face.shape == (256, 256, 3)  # "face crop only": a generated model's crop, its render upscaled to 256
     video, status, last, compare, depth = client.predict(20, 5, True, 1.0, "Absolute", 0.5, 2, False, True,
                                                          api_name="/animate")
     assert _file(video).suffix == ".mp4" and "Image driver" in status
-    assert np.asarray(Image.open(last)).shape == (256, 256, 3)
-    assert np.asarray(Image.open(compare)).shape == (256, 512, 3)  # portrait crop | result
+    from export3d.media.video import probe_video
+
+    assert probe_video(_file(video)).height == PHOTO[0] and np.asarray(Image.open(last)).shape == PHOTO
+    assert np.asarray(Image.open(compare)).shape == (PHOTO[0], 2 * PHOTO[1], 3)  # portrait | result
     assert _file(depth).suffix == ".mp4"
     grid = np.asarray(Image.open(client.predict(1.0, "Absolute", api_name="/grid")))
     assert grid.shape == (3 * 256, 5 * 256, 3)
@@ -379,16 +384,16 @@ def test_expression_strength_and_mode_reach_the_renderer(client, monkeypatch):
     from export3d.pipeline import Animator
 
     seen = []
-    render = Animator.render
+    render = Animator.render_frames
 
-    def spy(self, src, beta, camera):
+    def spy(self, src, beta, camera, depth=False, canvas=None):
         seen.append(np.asarray(beta, np.float32).reshape(-1, 52).copy())
-        return render(self, src, beta, camera)
+        return render(self, src, beta, camera, depth, canvas)
 
     _prepare(client, PORTRAIT)
     driver = client.predict(handle_file(str(DRIVER_IMAGE)), api_name="/driver_image")
     assert driver.startswith("Driver: image")
-    monkeypatch.setattr(Animator, "render", spy)  # the app runs in this process
+    monkeypatch.setattr(Animator, "render_frames", spy)  # the app runs in this process
     for strength, mode in ((0.0, "Absolute"), (1.0, "Absolute"), (2.0, "Absolute"), (2.0, "Relative")):
         client.predict(0, 0, False, strength, mode, api_name="/preview")
     none, full, double, relative = (b[0] for b in seen)
@@ -422,7 +427,7 @@ def test_video_driver_gives_an_mp4_with_frames_audio_side_by_side_and_depth(clie
                                                       api_name="/animate")  # 1 s of the clip, side by side
     meta = probe_video(_file(video))
     assert meta.frame_count == 25 and meta.fps == 25.0 and meta.has_audio
-    assert (meta.width, meta.height) == (512, 256)  # driver (256 high) | animation (256)
+    assert (meta.width, meta.height) == (2 * PHOTO[1], PHOTO[0])  # driver (square, scaled) | the whole photo
     assert status.startswith("Animated 25 frames (1.0 s at 25 fps)"), status
     assert "Only the first 1 s" in status and "Trimmed" not in status and compare is None
     assert probe_video(_file(depth)).frame_count == 25
@@ -466,7 +471,7 @@ def test_no_face_in_the_driver_image_keeps_the_portrait(client, tmp_path):
     assert "No face was found in the image" in _error(
         lambda: client.predict(handle_file(str(grey)), api_name="/driver_image"))
     path = client.predict(0, 0, False, 1.0, "Absolute", api_name="/preview")  # the portrait is still there
-    assert np.asarray(Image.open(path)).shape == (256, 256, 3)
+    assert np.asarray(Image.open(path)).shape == PHOTO
 
 
 @needs_gradio

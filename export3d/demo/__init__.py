@@ -9,6 +9,7 @@ session; a preview only renders (one frame, no face detection), which keeps slid
 - ``outputs``: preview, the image driver's clip, grid, orbit, depth, mesh, output files, status texts
 """
 
+from .driver_view import preview_video, signal_table
 from .inputs import (
     DRIVER_SCAN_SECONDS,
     EXAMPLES_DIR,
@@ -33,6 +34,7 @@ from .outputs import (
     ORBIT_FPS,
     ORBIT_FRAMES,
     OUTPUT_MAX_AGE,
+    PREVIEW_SIDE,
     animate_image_clip,
     animation_status,
     compare_image,
@@ -49,16 +51,17 @@ from .outputs import (
     orbit_video,
     output_dir,
     preview,
+    shrink,
     source_status,
     view_settings,
 )
 
 __all__ = [
     "DRIVER_SCAN_SECONDS", "ENV", "EXAMPLES_DIR", "IMAGE_CLIP_FPS", "IMAGE_CLIP_SECONDS",
-    "MESH_RESOLUTION", "ORBIT_FPS", "ORBIT_FRAMES", "OUTPUT_MAX_AGE", "REPO_ROOT", "DemoLimits",
+    "MESH_RESOLUTION", "ORBIT_FPS", "ORBIT_FRAMES", "OUTPUT_MAX_AGE", "PREVIEW_SIDE", "REPO_ROOT", "DemoLimits",
     "DemoMessage", "Driver", "LazyAnimator", "animate_image_clip", "animation_status", "checkpoint_description",
     "compare_image", "crop_preview", "driver_kind", "ease_weights", "export_meshes", "expression_beta",
     "expression_ramp", "expression_settings", "grid_image", "image_clip_inputs", "load_driver", "load_picture",
-    "new_output", "on_device", "orbit_video", "output_dir", "prepare_portrait", "preview", "source_status",
-    "upload_path", "user_message", "view_settings", "with_note",
+    "new_output", "on_device", "orbit_video", "output_dir", "prepare_portrait", "preview", "preview_video", "shrink",
+    "signal_table", "source_status", "upload_path", "user_message", "view_settings", "with_note",
 ]

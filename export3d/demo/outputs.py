@@ -20,6 +20,7 @@ IMAGE_CLIP_FPS = 25.0
 ORBIT_FRAMES, ORBIT_FPS = 48, 24.0
 OUTPUT_MAX_AGE = 3600.0  #: seconds; older demo outputs are deleted when new ones are written
 MESH_RESOLUTION = 64  #: marching-cubes grid of the "3D mesh" button
+PREVIEW_SIDE = 640  #: the preview's longest side (the whole photo is scaled down to it for the page)
 
 
 # --------------------------------------------------------------------------- settings
@@ -60,11 +61,26 @@ def on_device(src, device):
     return src.to(device)
 
 
-def preview(animator, src, driver: Driver | None, view, expression=None) -> np.ndarray:
-    """One frame: the driver's expression (or the portrait's own), camera from ``view``. Render only."""
+def preview(animator, src, driver: Driver | None, view, expression=None, crop: bool = False) -> np.ndarray:
+    """One frame: the driver's expression (or the portrait's own), camera from ``view``: the whole photo (or the
+    face crop, ``crop``) with the head animated, its long side at most ``PREVIEW_SIDE``."""
     signals = None if driver is None else driver.signals
     camera = animator.camera_for(signals, view, src)
-    return animator.render(on_device(src, animator.device), expression_beta(src, driver, expression), camera)[0]
+    src = on_device(src, animator.device)
+    frame = animator.render_frames(src, expression_beta(src, driver, expression), camera,
+                                   canvas=animator.canvas(src, crop))[0][0]
+    return shrink(frame, PREVIEW_SIDE)
+
+
+def shrink(image: np.ndarray, side: int) -> np.ndarray:
+    """``image`` scaled down (area) so that its long side is at most ``side``; unchanged when it already is."""
+    import cv2
+
+    h, w = image.shape[:2]
+    if max(h, w) <= side:
+        return image
+    k = side / max(h, w)
+    return cv2.resize(image, (max(1, round(w * k)), max(1, round(h * k))), interpolation=cv2.INTER_AREA)
 
 
 def crop_preview(src, size: int = 256) -> np.ndarray:
@@ -74,11 +90,13 @@ def crop_preview(src, size: int = 256) -> np.ndarray:
     return np.asarray(Image.fromarray(src.crop).resize((size, size), Image.Resampling.NEAREST))
 
 
-def compare_image(src, result: np.ndarray) -> np.ndarray:
-    """``portrait crop | result`` at the result's height."""
+def compare_image(animator, src, result: np.ndarray, crop: bool = False) -> np.ndarray:
+    """``portrait | result`` at the result's height: the picture the result was laid on (the whole photo or the
+    face crop; the model's input crop for a generated model's crop), then the result."""
     from ..pipeline.views import side_by_side
 
-    return side_by_side(src.crop, result)
+    canvas = animator.canvas(src, crop)
+    return side_by_side(src.crop if canvas is None else canvas.target, result)
 
 
 def ease_weights(frames: int, hold: float = 0.3) -> np.ndarray:
@@ -119,14 +137,15 @@ def image_clip_inputs(src, driver: Driver, view, expression=None, seconds: float
 
 
 def animate_image_clip(animator, src, driver: Driver, view, out_path: Path, expression=None,
-                       depth_path: Path | None = None, fps: float = IMAGE_CLIP_FPS) -> tuple[Path, np.ndarray]:
-    """Image driver: the clip of :func:`image_clip_inputs` as an mp4 (and its depth video when ``depth_path``).
-    Returns the mp4 path and the last frame."""
+                       depth_path: Path | None = None, fps: float = IMAGE_CLIP_FPS,
+                       crop: bool = False) -> tuple[Path, np.ndarray]:
+    """Image driver: the clip of :func:`image_clip_inputs` as an mp4 (and its depth video when ``depth_path``):
+    the whole photo, or the face crop (``crop``). Returns the mp4 path and the last frame."""
     from ..media.video import write_video
 
     betas, cameras = image_clip_inputs(src, driver, view, expression, fps=fps)
     src = on_device(src, animator.device)
-    images = animator.render(src, betas, cameras)
+    images = animator.render_frames(src, betas, cameras, canvas=animator.canvas(src, crop))[0]
     write_video(out_path, images, fps)
     if depth_path is not None:
         write_video(depth_path, animator.render_depth(src, betas, cameras), fps)
@@ -199,7 +218,8 @@ def animation_status(result, max_seconds: float | None = None, driver: Driver | 
     """Wall time, fps, lost frames, trimming and the pipeline's warnings, one item per line."""
     clip = result.frames / result.fps if result.fps else 0.0
     speed = result.frames / result.seconds if result.seconds > 0 else float("inf")
-    lines = [f"Animated {result.frames} frames ({clip:.1f} s at {result.fps:g} fps) in {result.seconds:.1f} s "
+    frames = f"{result.frames} frame{'' if result.frames == 1 else 's'}"
+    lines = [f"Animated {frames} ({clip:.1f} s at {result.fps:g} fps) in {result.seconds:.1f} s "
              f"({speed:.1f} frames/s).",
              f"Lost frames (face not found, filled in): {result.lost_frames}."]
     lines += [f"Note: {w}" for w in result.warnings]
