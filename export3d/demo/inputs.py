@@ -233,9 +233,9 @@ def load_driver(animator, value, kind: str | None = None, limits: DemoLimits | N
         return Driver("image", Path(name) if isinstance(path, bytes) else path, signals, notes=notes, name=name)
     if kind != "video":
         raise ValueError(f"kind must be 'image' or 'video', got {kind!r}")
-    from ..media.video import open_video
+    from ..media.video import TRACKING_MAX_SIDE, open_video
 
-    with open_video(path, max_seconds=DRIVER_SCAN_SECONDS) as reader:
+    with open_video(path, max_seconds=DRIVER_SCAN_SECONDS, max_side=TRACKING_MAX_SIDE) as reader:
         info = reader.info
         signals, index, decoded = None, 0, 0
         for i, frame in enumerate(reader):

@@ -87,6 +87,8 @@ _IMAGE_FORMATS = {"image2", "image2pipe"}
 #: gains little from more pixels (its face detector works at 960 at most), while decoding, piping and handling
 #: larger frames cost time.
 TRACKING_MAX_SIDE = 1280
+X264_PRESET = "veryfast"  #: libx264 speed preset: 2.4x faster than the default "medium" on a 1080x1920 clip, files
+#: no bigger at the same crf (measured: 0.39 s vs 0.95 s for 24 frames; 491 vs 598 KB)
 
 
 def ffmpeg_exe() -> str:
@@ -535,7 +537,7 @@ def _encode(tmp: Path, frames: Iterable[np.ndarray], fps: float, quality: float)
         quality=quality,
         macro_block_size=1,
         ffmpeg_log_level="error",
-        output_params=["-movflags", "+faststart"],
+        output_params=["-movflags", "+faststart", "-preset", X264_PRESET],
     )
     writer.send(None)
     count = 0

@@ -27,7 +27,7 @@ from ..face.extractor import FaceExtractor, FaceSignals
 from ..media.files import atomic_write
 from ..media.image import ImageSource, load_image, save_image
 from ..media.kind import IMAGE_OUTPUTS
-from ..media.video import open_video, write_video
+from ..media.video import TRACKING_MAX_SIDE, open_video, write_video
 from ..rendering.mesh import density_grid, extract_mesh, surface_threshold, vertex_colors, write_mesh
 from .expression import RELATIVE_IMAGE_WARNING, ExpressionSettings, transfer_expression
 from .frames import FrameRenderer
@@ -75,7 +75,7 @@ def run_video(frames: FrameRenderer, extractor: FaceExtractor, src: PreparedSour
     stats, depth, written = _Stats(), None, []
     canvas = make_canvas(frames, src, job.crop)
     try:
-        with open_video(job.driver, max_seconds=job.max_seconds) as reader:
+        with open_video(job.driver, max_seconds=job.max_seconds, max_side=TRACKING_MAX_SIDE) as reader:
             info = reader.info
             depth = SideVideo(job.depth_path, info.fps) if job.depth_path is not None else None
             shown = deque() if job.side_by_side else None
