@@ -161,11 +161,13 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
     def driver_views(driver, smoothing=0.5):
         """A video driver's browser-playable preview and its signals over time (images: nothing to show)."""
         if driver is None or driver.kind != "video":
-            return None, None, None
+            return gr.skip(), None, None, None
         seconds = limits.max_clip_seconds
         clip = core.preview_video(driver.path, core.new_output("driver"), seconds)
-        expression, pose = core.signal_table(model.get().extractor, driver.path, seconds, float(smoothing))
-        return str(clip), expression, pose
+        tracked = model.get().track_video(driver.path, seconds, float(smoothing))
+        driver.tracks[core.track_key(smoothing, seconds)] = tracked  # the animation will not track it again
+        expression, pose = core.signal_table(tracked, driver.fps or 25.0)
+        return driver, str(clip), expression, pose
 
     @gpu(duration=limits.gpu_duration(limits.max_clip_seconds))
     @friendly_errors
@@ -198,7 +200,8 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
         result = animator.animate_video(core.on_device(src, animator.device), driver.path,
                                         core.new_output("animation"), view, expression=expression,
                                         max_seconds=seconds, smoothing=float(smoothing), progress=report,
-                                        side_by_side=bool(beside), depth_path=depth_path, crop=crop)
+                                        side_by_side=bool(beside), depth_path=depth_path, crop=crop,
+                                        tracked=driver.tracks.get(core.track_key(smoothing, limits.max_clip_seconds)))
         for w in result.warnings:
             gr.Warning(w)
         status = core.animation_status(result, seconds, driver, limits.max_clip_seconds)
@@ -364,7 +367,7 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
              .then(fn, comp, [drv_state, driver_info], api_name=f"driver_{kind}", **raw, **heavy)
              .success(preview, preview_inputs, preview_image, api_name=f"preview_new_{kind}",
                       api_visibility="private", **heavy)
-             .success(driver_views, [drv_state, smoothing], [driver_clip, expr_plot, pose_plot],
+             .success(driver_views, [drv_state, smoothing], [drv_state, driver_clip, expr_plot, pose_plot],
                       api_name=f"driver_views_{kind}", api_visibility="private", **heavy))
         for slider in (yaw, pitch, strength):
             slider.release(preview, preview_inputs, preview_image, show_progress="minimal",

@@ -30,6 +30,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")  # pa
 
 ROOT = Path(__file__).resolve().parents[1]
 PORTRAIT = ROOT / "examples" / "portraits" / "astronaut.jpg"
+PORTRAIT_SIZE = (288, 288)  #: its width, height: the size of the whole-photo result
+DRIVER_VIDEO = ROOT / "examples" / "drivers" / "talking.mp4"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOT = os.environ.get("EXPORT3D_SCREENSHOT")
@@ -154,11 +156,32 @@ def test_upload_pick_example_driver_move_yaw_animate(app_url, browser, tmp_path)
     _text_contains(page, "#status textarea", "Image driver")
     print(f"upload -> animated video in {time.perf_counter() - t0:.1f} s: {video_src}")
 
-    if SCREENSHOT:  # a fuller picture for the docs: every output
-        page.locator("#grid_button").click()
-        page.wait_for_selector("#grid_out img", timeout=TIMEOUT_MS)
+    # 5. the result is the whole photo, shown before the tabs of the other outputs
+    width = page.wait_for_function("() => { const v = document.querySelector('#video_out video'); "
+                                   "return v && v.videoWidth > 0 && [v.videoWidth, v.videoHeight]; }",
+                                   timeout=TIMEOUT_MS).json_value()
+    assert width == list(PORTRAIT_SIZE), width
+    assert page.locator("#video_out").bounding_box()["y"] < page.locator("#more_tabs").bounding_box()["y"]
+
+    # 6. the tabs open: the grid (and, for the screenshot, the orbit) behind them
+    assert not page.locator("#grid_button").is_visible()
+    page.get_by_role("tab", name="Multi-view grid").click()
+    page.locator("#grid_button").click()
+    page.wait_for_selector("#grid_out img", timeout=TIMEOUT_MS)
+    if SCREENSHOT:
+        page.get_by_role("tab", name="Orbit").click()
         page.locator("#orbit_button").click()
         page.wait_for_selector("#orbit_out video[src]", timeout=TIMEOUT_MS)
+
+    # 7. a driving video: its H.264 preview plays in the browser, its signals are plotted
+    page.get_by_role("tab", name="Video", exact=True).click()
+    page.locator("#driver_video input[type=file]").set_input_files(str(DRIVER_VIDEO))
+    page.wait_for_selector("#driver_clip video[src]", timeout=TIMEOUT_MS)
+    played = page.wait_for_function("async () => { const v = document.querySelector('#driver_clip video'); "
+                                    "v.muted = true; try { await v.play(); } catch (e) { return false; } "
+                                    "return v.currentTime > 0 && !v.error; }", timeout=TIMEOUT_MS, polling=200)
+    assert played.json_value() is True
+    page.wait_for_selector("#expr_plot canvas, #expr_plot svg", timeout=TIMEOUT_MS)
     page.wait_for_timeout(300)
     shot = tmp_path / "app.png"
     page.screenshot(path=str(shot), full_page=True)

@@ -339,3 +339,20 @@ def test_animate_video_with_depth_and_expression(animator, source, clips, tmp_pa
     assert res.frames == 6 and len(list(iter_frames(res.depth_path))) == 6 == len(list(iter_frames(res.path)))
     assert depth.fps == colour.fps == pytest.approx(10.0) and (depth.width, depth.height) == (OUT, OUT)
     assert np.allclose(np.concatenate(seen), source.signals.beta)  # relative, strength 0: the portrait's own
+
+
+def test_a_pretracked_driver_animates_without_tracking_again(animator, source, clips, tmp_path, monkeypatch):
+    """``track_video`` + ``animate_video(tracked=)`` gives the frames of a plain run, and the tracker is not called."""
+    plain = animator.animate_video(source, clips["silent"], tmp_path / "plain.mp4", max_seconds=0.55, crop=True)
+    tracked = animator.track_video(clips["silent"], max_seconds=10.0, smoothing=0.5)
+    assert len(tracked) == 8  # the whole clip: more than the job uses
+
+    def no_tracking(*a, **k):
+        raise AssertionError("tracked again")
+
+    monkeypatch.setattr(animator.extractor, "track", no_tracking)
+    again = animator.animate_video(source, clips["silent"], tmp_path / "again.mp4", max_seconds=0.55, crop=True,
+                                   tracked=tracked)
+    assert again.frames == plain.frames == 6
+    a, b = (np.stack(list(iter_frames(p))).astype(int) for p in (plain.path, again.path))
+    assert np.abs(a - b).max() <= 1

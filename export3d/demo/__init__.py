@@ -9,7 +9,7 @@ session; a preview only renders (one frame, no face detection), which keeps slid
 - ``outputs``: preview, the image driver's clip, grid, orbit, depth, mesh, output files, status texts
 """
 
-from .driver_view import preview_video, signal_table
+from .driver_view import preview_video, signal_table, track_key
 from .inputs import (
     DRIVER_SCAN_SECONDS,
     EXAMPLES_DIR,
@@ -63,5 +63,5 @@ __all__ = [
     "compare_image", "crop_preview", "driver_kind", "ease_weights", "export_meshes", "expression_beta",
     "expression_ramp", "expression_settings", "grid_image", "image_clip_inputs", "load_driver", "load_picture",
     "new_output", "on_device", "orbit_video", "output_dir", "prepare_portrait", "preview", "preview_video", "shrink",
-    "signal_table", "source_status", "upload_path", "user_message", "view_settings", "with_note",
+    "signal_table", "source_status", "track_key", "upload_path", "user_message", "view_settings", "with_note",
 ]

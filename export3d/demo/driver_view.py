@@ -1,9 +1,9 @@
 """What the demo shows of a driving video before animating: a preview every browser plays, and its signals.
 
 Uploaded videos come in containers and codecs browsers do not all play (GRID's MPEG-1 ``.mpg`` plays in none), so
-the page shows a small H.264 copy (``preview_video``). ``signal_table`` tracks the clip once and lays out the
-signals that drive the portrait over time, for the page's line plots: the mouth (jawOpen, smile), the eyes
-(blink) and the head (yaw, pitch).
+the page shows a small H.264 copy (``preview_video``). The app tracks the clip once (``Animator.track_video``), keeps
+the signals for the animation (``Driver.tracks``, ``track_key``) and plots them (``signal_table``): the mouth
+(jawOpen, smile), the eyes (blink) and the head (yaw, pitch) over time.
 """
 
 from __future__ import annotations
@@ -45,13 +45,14 @@ def signal_rows(signals, fps: float) -> tuple[list[dict], list[dict]]:
     return expression, pose
 
 
-def signal_table(extractor, path: str | Path, max_seconds: float | None, smoothing: float = 0.5):
-    """Track the first ``max_seconds`` of the clip: ``(expression, pose)`` pandas DataFrames of ``signal_rows``."""
+def signal_table(signals, fps: float):
+    """``(expression, pose)`` pandas DataFrames of ``signal_rows`` (for the page's line plots)."""
     import pandas as pd
 
-    from ..media.video import TRACKING_MAX_SIDE, open_video
-
-    with open_video(path, max_seconds=max_seconds, max_side=TRACKING_MAX_SIDE) as reader:
-        fps = reader.info.fps
-        expression, pose = signal_rows(extractor.track(reader, fps, smoothing), fps)
+    expression, pose = signal_rows(signals, fps)
     return pd.DataFrame(expression), pd.DataFrame(pose)
+
+
+def track_key(smoothing: float, seconds: float) -> tuple[float, float]:
+    """The key of a driver's tracked signals (``Driver.tracks``)."""
+    return round(float(smoothing), 3), float(seconds)

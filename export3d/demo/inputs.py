@@ -175,6 +175,7 @@ class Driver:
     has_audio: bool = False
     notes: list[str] = field(default_factory=list)  #: downscaling / trimming notices for the user
     name: str = ""  #: the file name shown to the user
+    tracks: dict = field(default_factory=dict, repr=False)  #: video: ``(smoothing, seconds) ->`` tracked signals
 
     @property
     def beta(self) -> np.ndarray | None:

@@ -48,7 +48,7 @@ from ..models.warped import WarpSource
 from ..rendering.warp import pixels_to_grid
 from .expression import ExpressionSettings
 from .frames import CHUNK, FrameRenderer
-from .jobs import VideoJob, drive_still, make_canvas, run_mesh, run_still, run_video
+from .jobs import VideoJob, drive_still, make_canvas, run_mesh, run_still, run_video, track_video
 from .paste import Canvas
 from .types import AnimationResult, PreparedSource
 from .views import ViewSettings, contact_sheet, grid_cameras, orbit_cameras, view_camera
@@ -248,7 +248,8 @@ class Animator:
                       expression: ExpressionSettings | None = None, max_seconds: float | None = 10.0,
                       smoothing: float = 0.5, progress: Callable[[int, int | None], None] | None = None,
                       audio: bool = True, side_by_side: bool = False,
-                      depth_path: str | os.PathLike | None = None, crop: bool = False) -> AnimationResult:
+                      depth_path: str | os.PathLike | None = None, crop: bool = False,
+                      tracked: list[FaceSignals] | None = None) -> AnimationResult:
         """Animate along a driving video into an H.264 MP4 at ``out_path`` (streaming, chunk by chunk).
 
         Only the first ``max_seconds`` of the driver are used (None: all). ``expression``: strength and
@@ -256,17 +257,23 @@ class Animator:
         called after each chunk (``total`` is an estimate, None if unknown). The driver's audio is muxed in when
         ``audio`` and it has some. ``side_by_side``: each frame is ``driver | output``. ``depth_path``: also
         write the depth maps (``render_depth``, out x out, same frames and fps) to that ``.mp4``. The frames are
-        the whole photo, or the face crop with ``crop`` (``canvas``). Frames where
-        the face was lost keep interpolated signals and are counted in ``lost_frames``. A driver without any
-        face raises ``NoFaceError``; on any error no file is left at ``out_path`` or ``depth_path``.
+        the whole photo, or the face crop with ``crop`` (``canvas``). ``tracked``: the driver's signals from
+        ``track_video`` with the same ``smoothing`` (and at least ``max_seconds``), so it is not tracked again.
+        Frames where the face was lost keep interpolated signals and are counted in ``lost_frames``. A driver
+        without any face raises ``NoFaceError``; on any error no file is left at ``out_path`` or ``depth_path``.
         """
         t0 = time.perf_counter()
         job = VideoJob(driver_video, Path(out_path), view or ViewSettings(), expression or ExpressionSettings(),
                        max_seconds, smoothing, progress, audio, side_by_side,
-                       None if depth_path is None else Path(depth_path), crop)
+                       None if depth_path is None else Path(depth_path), crop, tracked)
         if job.out_path.suffix.lower() != ".mp4":  # checked before the portrait is prepared
             raise ValueError(f"the output video must be an .mp4 file, got {job.out_path.name}")
         return run_video(self.frames, self.extractor, self.as_prepared(src), job, t0)
+
+    def track_video(self, driver_video: str | os.PathLike, max_seconds: float | None = 10.0,
+                    smoothing: float = 0.5) -> list[FaceSignals]:
+        """The driver's per-frame signals as ``animate_video`` tracks them; pass them back as its ``tracked``."""
+        return track_video(self.extractor, driver_video, max_seconds, smoothing)
 
     def animate(self, src: PreparedSource | ImageSource, driver, out_path: str | os.PathLike | None = None,
                 view: ViewSettings | None = None, expression: ExpressionSettings | None = None,

@@ -51,6 +51,7 @@ class VideoJob:
     side_by_side: bool = False
     depth_path: Path | None = None
     crop: bool = False
+    tracked: list[FaceSignals] | None = None  #: the driver's signals tracked at ``smoothing`` (``track_video``)
 
 
 def make_canvas(frames: FrameRenderer, src: PreparedSource, crop: bool) -> Canvas | None:
@@ -79,7 +80,11 @@ def run_video(frames: FrameRenderer, extractor: FaceExtractor, src: PreparedSour
             info = reader.info
             depth = SideVideo(job.depth_path, info.fps) if job.depth_path is not None else None
             shown = deque() if job.side_by_side else None
-            signals = extractor.track(_tee(reader, shown), info.fps, job.smoothing)
+            frames_in = _tee(reader, shown)
+            if job.tracked is None:
+                signals = extractor.track(frames_in, info.fps, job.smoothing)
+            else:  # decoded only for the side-by-side frames and the count: one signal per frame read
+                signals = (s for _, s in zip(frames_in, job.tracked, strict=False))
             images = _stream(frames, src, signals, job, stats, shown, depth,
                              _expected_frames(info.frame_count, info.fps, job.max_seconds), canvas)
             audio = job.driver if job.audio and info.has_audio else None
@@ -94,6 +99,13 @@ def run_video(frames: FrameRenderer, extractor: FaceExtractor, src: PreparedSour
         raise
     return AnimationResult(job.out_path, stats.frames, info.fps, time.perf_counter() - t0, stats.lost,
                            _warnings(src, stats, job, info), depth_path=job.depth_path)
+
+
+def track_video(extractor: FaceExtractor, path, max_seconds: float | None, smoothing: float) -> list[FaceSignals]:
+    """The signals of the first ``max_seconds`` of a driving video, as ``run_video`` tracks them (``VideoJob.tracked``
+    takes them back, so that a clip tracked once, e.g. while the user looks at its preview, animates at once)."""
+    with open_video(path, max_seconds=max_seconds, max_side=TRACKING_MAX_SIDE) as reader:
+        return list(extractor.track(reader, reader.info.fps, smoothing))
 
 
 def drive_still(extractor: FaceExtractor, src: PreparedSource, driver_image: ImageSource, view: ViewSettings | None,
