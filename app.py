@@ -38,7 +38,7 @@ log = logging.getLogger("export3d.app")
 CPU = torch.device("cpu")
 STATE_TTL = 2 * 3600  #: seconds a session's portrait and driver are kept after their last update
 NO_DRIVER = "No driver yet: the preview shows the portrait's own expression."
-EXPRESSION_MODES = ["Absolute", "Relative"]
+EXPRESSION_MODES = ["Auto", "Absolute", "Relative"]
 
 TITLE = "Export3D: 3D portrait animation"
 INTRO = """\
@@ -150,7 +150,7 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
 
     @gpu(duration=limits.gpu_duration())
     @friendly_errors
-    def preview(src, driver, yaw, pitch, follow, strength=1.0, mode="Absolute", crop=False):
+    def preview(src, driver, yaw, pitch, follow, strength=1.0, mode="Auto", crop=False):
         if src is None:
             return None
         return core.preview(model.get(), src, driver, core.view_settings(yaw, pitch, follow),
@@ -171,7 +171,7 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
 
     @gpu(duration=limits.gpu_duration(limits.max_clip_seconds))
     @friendly_errors
-    def animate(src, driver, yaw, pitch, follow, strength=1.0, mode="Absolute", smoothing=0.5, max_seconds=None,
+    def animate(src, driver, yaw, pitch, follow, strength=1.0, mode="Auto", smoothing=0.5, max_seconds=None,
                 beside=False, depth=False, crop=False, progress=gr.Progress()):  # noqa: B008
         _require(src, driver)
         animator, crop = model.get(), bool(crop)
@@ -185,7 +185,7 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
                                                  expression, depth_path, crop=crop)
             status = (f"Image driver: a {core.IMAGE_CLIP_SECONDS:g} s clip from the portrait's own expression to "
                       f"the driver's, rendered in {time.perf_counter() - t0:.1f} s; its last frame is the preview.")
-            if expression.relative:
+            if expression.resolved(video=False).relative:
                 status += ("\nNote: relative mode with a driving image keeps the portrait's own expression (the "
                            "image is its own reference); use Absolute to copy the driver's expression.")
             compare = core.compare_image(animator, src, last, crop)
@@ -209,13 +209,13 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
 
     @gpu(duration=limits.gpu_duration())
     @friendly_errors
-    def grid(src, driver, strength=1.0, mode="Absolute"):
+    def grid(src, driver, strength=1.0, mode="Auto"):
         _require(src, need_driver=False)
         return core.grid_image(model.get(), src, driver, core.expression_settings(strength, mode))
 
     @gpu(duration=limits.gpu_duration(core.ORBIT_FRAMES / core.ORBIT_FPS))
     @friendly_errors
-    def orbit(src, driver, strength=1.0, mode="Absolute", progress=gr.Progress()):  # noqa: B008
+    def orbit(src, driver, strength=1.0, mode="Auto", progress=gr.Progress()):  # noqa: B008
         _require(src, need_driver=False)
         progress(0.1, desc="Rendering the orbit")
         return str(core.orbit_video(model.get(), src, driver, core.new_output("orbit"),
@@ -223,7 +223,7 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
 
     @gpu(duration=limits.gpu_duration())
     @friendly_errors
-    def mesh(src, driver, strength=1.0, mode="Absolute", progress=gr.Progress()):  # noqa: B008
+    def mesh(src, driver, strength=1.0, mode="Auto", progress=gr.Progress()):  # noqa: B008
         _require(src, need_driver=False)
         progress(0.1, desc="Extracting the surface")
         t0 = time.perf_counter()
@@ -274,9 +274,10 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
                 driver_info = gr.Markdown(NO_DRIVER, elem_id="driver_info")
                 strength = gr.Slider(0, 2, value=1.0, step=0.05, label="Expression strength",
                                      info="0 = none, 1 = as driven, 2 = exaggerated", elem_id="strength")
-                mode = gr.Radio(EXPRESSION_MODES, value="Absolute", label="Expression transfer", elem_id="mode",
-                                info="Absolute: copy the driver's expression. Relative: add the driver's change "
-                                     "since its first frame to the portrait's own expression.")
+                mode = gr.Radio(EXPRESSION_MODES, value="Auto", label="Expression transfer", elem_id="mode",
+                                info="Relative: the portrait keeps its own expression and adds the driver's change "
+                                     "since its first frame. Absolute: copy the driver's expression. Auto: "
+                                     "relative for videos, absolute for images.")
                 smoothing = gr.Slider(0, 1, value=0.5, step=0.05, label="Smoothing (video drivers)",
                                       info="0 = raw tracking, 1 = smoothest expression and head motion",
                                       elem_id="smoothing")

@@ -75,7 +75,8 @@ def _report(out: Path, frames: int, seconds: float, fps: float | None = None) ->
 def _expression(a):
     from .pipeline.expression import ExpressionSettings
 
-    return ExpressionSettings(strength=a.strength, relative=getattr(a, "relative", False))
+    relative = True if getattr(a, "relative", False) else False if getattr(a, "absolute", False) else None
+    return ExpressionSettings(strength=a.strength, relative=relative)  # None: auto (relative for videos)
 
 
 def _warn(warnings) -> None:
@@ -156,7 +157,8 @@ def _driver_beta(anim, src, driver: Path, is_image: bool, expression):
     from .pipeline.expression import transfer_expression
 
     frame = load_image(driver) if is_image else next(iter_frames(driver, max_frames=1))
-    return transfer_expression(anim.extractor.extract(frame).beta, src.signals.beta, expression)[0]
+    return transfer_expression(anim.extractor.extract(frame).beta, src.signals.beta,
+                               expression.resolved(not is_image))[0]
 
 
 def _export_mesh(anim, src, out: Path, beta=None, resolution: int = 64, threshold: float | None = None) -> None:

@@ -68,8 +68,12 @@ def _common(p: argparse.ArgumentParser, size: bool = True) -> None:
 def _expression_options(p: argparse.ArgumentParser, relative: bool = True) -> None:
     p.add_argument("--strength", type=_strength, default=1.0, help="expression strength, 0..2 (default 1)")
     if relative:
-        p.add_argument("--relative", action="store_true",
-                       help="add the driver's expression change (from its first frame) to the portrait's own")
+        mode = p.add_mutually_exclusive_group()
+        mode.add_argument("--relative", action="store_true",
+                          help="add the driver's expression change (from its first frame) to the portrait's own "
+                               "(default for driving videos)")
+        mode.add_argument("--absolute", action="store_true",
+                          help="copy the driver's expression scores (default for driving images)")
 
 
 def _animate_parser(sub) -> None:

@@ -62,3 +62,17 @@ def test_results_stay_in_unit_range_and_bad_strength_is_refused():
         assert out.min() >= 0 and out.max() <= 1 and (out == 1).any()
     with pytest.raises(ValueError, match="strength"):
         ExpressionSettings(strength=-0.5)
+
+
+def test_auto_is_relative_for_videos_and_absolute_for_images():
+    from export3d.demo import expression_settings
+
+    auto = ExpressionSettings(strength=0.5)
+    assert auto.relative is None and auto.resolved(video=True) == ExpressionSettings(0.5, True)
+    assert auto.resolved(video=False) == ExpressionSettings(0.5, False)
+    assert ExpressionSettings(1.0, False).resolved(video=True).relative is False  # an explicit choice stays
+    assert [expression_settings(1, m).relative for m in ("Auto", "Absolute", "Relative", None)] == [None, False,
+                                                                                                   True, None]
+    own, drv = np.full(52, 0.3, np.float32), np.linspace(0, 1, 104, dtype=np.float32).reshape(2, 52)
+    video = transfer_expression(drv, own, auto.resolved(video=True))
+    np.testing.assert_allclose(video, np.clip(own + 0.5 * (drv - drv[0]), 0, 1), atol=1e-6)  # starts at its own

@@ -13,7 +13,7 @@ from export3d.face.crop import CropBox
 from export3d.models.export3d import Export3D
 from export3d.pipeline.paste import Canvas, CropLayers, edge_ramp, full_photo
 
-O = 32  #: crop side of the synthetic layers
+SIDE = 32  #: crop side of the synthetic layers
 
 
 def textured(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -25,14 +25,14 @@ def textured(h: int, w: int, seed: int = 0) -> np.ndarray:
 
 
 def canvas(target: np.ndarray, box: CropBox, own: np.ndarray | None = None, feather: float = 0.1) -> Canvas:
-    return Canvas(target, box, O, np.zeros((O, O), np.float32) if own is None else own, feather)
+    return Canvas(target, box, SIDE, np.zeros((SIDE, SIDE), np.float32) if own is None else own, feather)
 
 
 def still(image: np.ndarray | None = None, opacity: float = 0.0, shift=(0.0, 0.0)) -> CropLayers:
     """Layers whose crop output equals the portrait warped by a constant ``shift`` (no residual)."""
-    img = np.zeros((O, O, 3), np.float32) if image is None else image
-    return CropLayers(img, np.full((O, O), opacity, np.float32), np.broadcast_to(np.float32(shift), (O, O, 2)).copy(),
-                      img.copy())
+    img = np.zeros((SIDE, SIDE, 3), np.float32) if image is None else image
+    field = np.broadcast_to(np.float32(shift), (SIDE, SIDE, 2)).copy()
+    return CropLayers(img, np.full((SIDE, SIDE), opacity, np.float32), field, img.copy())
 
 
 def test_full_photo_keeps_the_size_cuts_odd_sides_and_caps_the_long_side():
@@ -62,7 +62,7 @@ def test_identity_field_returns_the_target_and_nothing_outside_the_box_moves():
 def test_a_constant_field_shifts_the_photo_inside_the_box():
     """A shift of 2 crop pixels of a box twice the crop's size samples the photo 4 pixels away."""
     target = textured(160, 160, 1)
-    c = canvas(target, CropBox(80, 80, 2 * O), feather=0.25)  # ramp reaches 1 at 16 target pixels inside
+    c = canvas(target, CropBox(80, 80, 2 * SIDE), feather=0.25)  # ramp reaches 1 at 16 target pixels inside
     out = c.compose(still(shift=(2.0, 1.0)))
     inner = (slice(66, 94), slice(66, 94))
     want = target[68:96, 70:98]  # out(y, x) = target(y + 2, x + 4)
@@ -71,12 +71,12 @@ def test_a_constant_field_shifts_the_photo_inside_the_box():
 
 def test_the_residual_is_added_on_the_head_only():
     target = np.full((64, 64, 3), 100, np.uint8)
-    layers = still(np.full((O, O, 3), 30.0, np.float32), opacity=1.0)
+    layers = still(np.full((SIDE, SIDE, 3), 30.0, np.float32), opacity=1.0)
     layers.image = layers.image + 20.0  # the crop output is the warped portrait + 20
-    out = canvas(target, CropBox(32, 32, O), feather=0.2).compose(layers)
+    out = canvas(target, CropBox(32, 32, SIDE), feather=0.2).compose(layers)
     assert np.all(out[30:34, 30:34] == 120)
     layers.opacity[:] = 0.0  # background: the photo's own pixels
-    assert np.array_equal(canvas(target, CropBox(32, 32, O), feather=0.2).compose(layers), target)
+    assert np.array_equal(canvas(target, CropBox(32, 32, SIDE), feather=0.2).compose(layers), target)
 
 
 def test_uncovered_background_shows_the_inpainted_plate_not_the_face():
@@ -85,9 +85,9 @@ def test_uncovered_background_shows_the_inpainted_plate_not_the_face():
     yy, xx = np.mgrid[0:96, 0:96]
     disc = (yy - 48) ** 2 + (xx - 48) ** 2 < 10 ** 2
     target[disc] = (230, 190, 170)  # a "face"
-    own = np.zeros((O, O), np.float32)
-    cy, cx = np.mgrid[0:O, 0:O] + 0.5
-    own[(cy - O / 2) ** 2 + (cx - O / 2) ** 2 < (10 * O / 64) ** 2] = 1.0
+    own = np.zeros((SIDE, SIDE), np.float32)
+    cy, cx = np.mgrid[0:SIDE, 0:SIDE] + 0.5
+    own[(cy - SIDE / 2) ** 2 + (cx - SIDE / 2) ** 2 < (10 * SIDE / 64) ** 2] = 1.0
     c = canvas(target, CropBox(48, 48, 64), own)
     out = c.compose(still(opacity=0.0))
     assert np.abs(out[43:53, 43:53].astype(int) - (40, 160, 90)).max() <= 8  # the face differs by > 80
@@ -96,8 +96,8 @@ def test_uncovered_background_shows_the_inpainted_plate_not_the_face():
 
 def test_a_generated_crop_is_laid_over_the_target_by_its_opacity():
     target = textured(80, 80, 2)
-    c = canvas(target, CropBox(40, 40, O), feather=0.25)
-    layers = CropLayers(np.full((O, O, 3), 200.0, np.float32), np.ones((O, O), np.float32))
+    c = canvas(target, CropBox(40, 40, SIDE), feather=0.25)
+    layers = CropLayers(np.full((SIDE, SIDE, 3), 200.0, np.float32), np.ones((SIDE, SIDE), np.float32))
     out = c.compose(layers)
     assert np.all(out[36:44, 36:44] == 200) and np.array_equal(out[:20], target[:20])
 
@@ -109,7 +109,7 @@ def test_animate_returns_the_whole_photo_still_far_from_the_face(tmp_path):
     from skimage.data import astronaut
 
     from export3d.media.video import probe_video, write_video
-    from export3d.pipeline import Animator, ViewSettings
+    from export3d.pipeline import Animator
     from export3d.rendering.camera import orbit_camera
 
     cfg = ModelConfig.small().scaled_to_source(64)
@@ -120,8 +120,8 @@ def test_animate_returns_the_whole_photo_still_far_from_the_face(tmp_path):
     photo[...] = textured(1137, 910, 3)
     photo[300:812, 200:712] = astronaut()
     src = animator.prepare_source(photo)
-    frames = animator.render_frames(src, src.signals.beta, np.stack([src.signals.camera, np.ravel(orbit_camera(25.0, 0.0))]),
-                                    canvas=animator.canvas(src))[0]
+    cameras = np.stack([src.signals.camera, np.ravel(orbit_camera(25.0, 0.0))])
+    frames = animator.render_frames(src, src.signals.beta, cameras, canvas=animator.canvas(src))[0]
     assert frames.shape == (2, 1136, 910, 3)
     diff = np.abs(frames.astype(int) - photo[:1136].astype(int)).max(-1)
     mse = ((frames[0].astype(float) - photo[:1136]) ** 2).mean()

@@ -32,11 +32,14 @@ def view_settings(yaw: float, pitch: float, follow_head: bool):
 
 
 def expression_settings(strength: float | None, mode: str | bool | None):
-    """``ExpressionSettings`` from the slider (0..2, clipped) and the radio ("Relative"/"Absolute")."""
+    """``ExpressionSettings`` from the slider (0..2, clipped) and the radio ("Auto"/"Absolute"/"Relative"; auto:
+    relative for driving videos, absolute for images)."""
     from ..pipeline import ExpressionSettings
 
     strength = 1.0 if strength is None else float(np.clip(float(strength), 0.0, 2.0))
-    relative = mode if isinstance(mode, bool) else str(mode or "").strip().lower().startswith("relative")
+    word = str(mode or "").strip().lower()
+    relative = mode if isinstance(mode, bool) else (None if word.startswith("auto") or not word
+                                                    else word.startswith("relative"))
     return ExpressionSettings(strength=strength, relative=relative)
 
 
@@ -45,8 +48,9 @@ def expression_beta(src, driver: Driver | None, expression=None) -> np.ndarray:
     expression settings applied, or the portrait's own without a driver."""
     if driver is None or driver.signals is None:
         return np.asarray(src.signals.beta, np.float32)
-    from ..pipeline import transfer_expression
+    from ..pipeline import ExpressionSettings, transfer_expression
 
+    expression = (expression or ExpressionSettings()).resolved(driver.kind == "video")
     # relative: the reference is the driver's first face, i.e. the preview frame itself
     return transfer_expression(driver.beta, src.signals.beta, expression, reference_beta=driver.beta)[0]
 

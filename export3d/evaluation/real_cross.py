@@ -4,8 +4,9 @@ Each portrait (every file of ``--portraits`` that ``load_image`` reads, plus ``s
 is prepared with ``Animator.prepare_source``; each driver clip (first ``seconds`` of every GRID video) is
 tracked with ``Animator.extractor.track`` at the app's smoothing (0.5); frames are rendered with the app's
 defaults (relative camera: the portrait's own pose plus the driver's head motion since its first frame,
-``Animator.camera_for(signals, ViewSettings(), portrait, first)``; absolute expression transfer at strength 1:
-``transfer_expression(..., ExpressionSettings())``), every ``stride``-th frame kept. ``pose_error`` of every
+``Animator.camera_for(signals, ViewSettings(), portrait, first)``; the app's auto expression transfer at strength
+1, i.e. relative to the driver's first frame for a video: ``ExpressionSettings().resolved(video=True)``), every
+``stride``-th frame kept. ``pose_error`` of every
 method is measured against that pose (the portrait's read pose plus the driver's read motion).
 
 Three methods, all at the app's output crop size (``Animator.output_size``):
@@ -133,7 +134,8 @@ def prepare_portraits(animator: Animator, analyzer: FaceAnalyzer,
 def render_methods(animator: Animator, portrait: PreparedPortrait, driver: Driver) -> dict[str, np.ndarray]:
     """``{method: (F, out, out, 3) uint8}`` for one portrait and driver (app defaults for ours)."""
     sig = driver.signals
-    beta = transfer_expression(np.stack([s.beta for s in sig]), portrait.src.signals.beta, ExpressionSettings())
+    beta = transfer_expression(np.stack([s.beta for s in sig]), portrait.src.signals.beta,
+                               ExpressionSettings().resolved(video=True))
     cameras = np.stack([animator.camera_for(s, ViewSettings(), portrait.src, sig[0]) for s in sig])
     landmarks = np.stack([s.landmarks for s in sig])
     return {OURS: animator.render(portrait.src, beta, cameras),

@@ -3,7 +3,11 @@
 ``beta`` is the 52 ARKit-like blendshape scores in [0, 1] (``export3d.face.landmarker.BLENDSHAPE_NAMES``;
 index 0 is ``_neutral``). All 52 scores are treated alike and every result is clipped to [0, 1].
 
-* **absolute** (default): ``beta = strength * driver_beta``; the portrait copies the driver's expression.
+* **auto** (default, ``relative=None``): relative for a driving **video**, absolute for a driving **image**
+  (``ExpressionSettings.resolved``). A video then starts from the portrait's own expression and adds the
+  driver's changes: copying a video's absolute scores also copies the speaker's resting mouth (on a portrait
+  with pressed lips, a driver's "unrolled" lips stretch them into a blob).
+* **absolute**: ``beta = strength * driver_beta``; the portrait copies the driver's expression.
 * **relative**: ``beta = source_beta + strength * (driver_beta - reference_beta)``; the portrait keeps its own
   expression and adds the driver's *change* from a reference, by default the driver's first frame. A driver
   that keeps a constant expression therefore leaves the portrait as it is; for a single driving **image**
@@ -31,11 +35,16 @@ class ExpressionSettings:
     """How a driver's expression is applied (see the module docstring)."""
 
     strength: float = 1.0  #: multiplier of the driver's expression (absolute) or of its change (relative), [0, 2]
-    relative: bool = False  #: relative to the driver's first frame, added to the portrait's own expression
+    relative: bool | None = None  #: relative to the driver's first frame, added to the portrait's own expression;
+    #: None: auto (``resolved``)
 
     def __post_init__(self):
         if not np.isfinite(self.strength) or self.strength < 0:
             raise ValueError(f"expression strength must be a number >= 0 (documented range 0..2), got {self.strength}")
+
+    def resolved(self, video: bool) -> ExpressionSettings:
+        """The settings with auto (``relative=None``) decided: relative for a driving video, absolute for an image."""
+        return self if self.relative is not None else ExpressionSettings(self.strength, bool(video))
 
 
 def transfer_expression(driver_beta, source_beta, settings: ExpressionSettings | None = None,
@@ -45,7 +54,8 @@ def transfer_expression(driver_beta, source_beta, settings: ExpressionSettings |
     Args:
         driver_beta: ``(N, 52)`` or ``(52,)`` driver scores.
         source_beta: ``(52,)`` the portrait's own scores (used by relative transfer only).
-        settings: ``ExpressionSettings`` (None = absolute, strength 1).
+        settings: ``ExpressionSettings`` (None = strength 1; auto, undecided, counts as absolute: callers resolve
+            it with ``ExpressionSettings.resolved``).
         reference_beta: ``(52,)`` relative transfer's reference; None = the driver's first row.
     Returns:
         ``(N, 52)`` float32 clipped to [0, 1].

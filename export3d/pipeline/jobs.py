@@ -113,7 +113,7 @@ def drive_still(extractor: FaceExtractor, src: PreparedSource, driver_image: Ima
     """``(beta (1, 52), camera (25,), driver (H, W, 3) uint8)`` for a driving image."""
     rgb = load_image(driver_image)
     driver = extractor.extract(rgb, driver_face_index)
-    beta = transfer_expression(driver.beta, src.signals.beta, expression)
+    beta = transfer_expression(driver.beta, src.signals.beta, (expression or ExpressionSettings()).resolved(False))
     return beta, view_camera(driver.angles, view or ViewSettings(), src.signals.angles), rgb
 
 
@@ -186,7 +186,7 @@ def _stream(frames: FrameRenderer, src: PreparedSource, signals: Iterable[FaceSi
     for chunk in _chunks(signals, frames.chunk):
         driver_beta = np.stack([s.beta for s in chunk])
         reference = chunk[0] if reference is None else reference
-        beta = transfer_expression(driver_beta, src.signals.beta, job.expression, reference.beta)
+        beta = transfer_expression(driver_beta, src.signals.beta, job.expression.resolved(True), reference.beta)
         cameras = np.stack([view_camera(s.angles, job.view, own, reference.angles) for s in chunk])
         images, depths = frames.frames(src.features, beta, cameras, depth=depth is not None, warp=src.warp,
                                        canvas=canvas)
