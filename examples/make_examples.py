@@ -3,8 +3,9 @@
     python examples/make_examples.py            # writes examples/portraits/* and examples/drivers/*
     python examples/make_examples.py --check    # also runs the face extractor on every file
 
-Portraits: the NASA astronaut photo shipped with scikit-image (public domain), cropped around the
-face, and two synthetic people of the *test* split (never seen in training) rendered frontally.
+Portraits: the NASA astronaut photo shipped with scikit-image (public domain), whole (head, hair,
+shoulders and the flag behind), and two synthetic people of the *test* split (never seen in training)
+rendered frontally.
 Drivers: a 4 s synthetic talking clip (25 fps, 256², blinks and a smile, with a synthetic voice-like
 audio track so that the demo's audio copy can be seen) and two expression stills (smile, open mouth).
 The synthetic renders need the ICT-FaceKit head model (``EXPORT3D_ICT_FACEKIT`` / ``EXPORT3D_DATA``,
@@ -29,7 +30,8 @@ DRIVER_SIZE = 256
 CLIP_SECONDS = 4.0
 FPS = 25.0
 AUDIO_RATE = 16000
-ASTRONAUT_CROP = (slice(0, 288), slice(81, 369))  #: rows, cols: the face box is ~173 px at (225, 106)
+ASTRONAUT_CROP = (slice(0, 512), slice(0, 512))  #: rows, cols: the whole photo (hair, shoulders, suit, flag), so
+#: that the demo's whole-photo output shows the head animated in its own picture
 #: (file stem, test-split identity index, lighting/background seed, yaw, pitch)
 PORTRAITS = (("synthetic_a", 2, 11, 0.0, 0.0), ("synthetic_b", 4, 12, 0.0, 0.0))
 CLIP_IDENTITY = 9  #: test-split identity of the talking clip

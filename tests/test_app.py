@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PORTRAIT = ROOT / "examples" / "portraits" / "astronaut.jpg"
 DRIVER_IMAGE = ROOT / "examples" / "drivers" / "smile.jpg"
 DRIVER_VIDEO = ROOT / "examples" / "drivers" / "talking.mp4"
-PHOTO = (288, 288, 3)  #: the example portrait's shape: the app's whole-photo output (even sides, under 640 px)
+PHOTO = (512, 512, 3)  #: the example portrait's shape: the app's whole-photo output (even sides, under 640 px)
 LIMITS = core.DemoLimits(max_clip_seconds=2, max_image_side=1024, max_upload_mb=5, queue_size=8)
 
 

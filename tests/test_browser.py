@@ -30,7 +30,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")  # pa
 
 ROOT = Path(__file__).resolve().parents[1]
 PORTRAIT = ROOT / "examples" / "portraits" / "astronaut.jpg"
-PORTRAIT_SIZE = (288, 288)  #: its width, height: the size of the whole-photo result
+PORTRAIT_SIZE = (512, 512)  #: its width, height: the size of the whole-photo result
 DRIVER_VIDEO = ROOT / "examples" / "drivers" / "talking.mp4"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]

@@ -68,11 +68,13 @@ def test_auto_is_relative_for_videos_and_absolute_for_images():
     from export3d.demo import expression_settings
 
     auto = ExpressionSettings(strength=0.5)
-    assert auto.relative is None and auto.resolved(video=True) == ExpressionSettings(0.5, True)
+    assert auto.relative is None and auto.resolved(video=True) == ExpressionSettings(0.5, True, ("jawOpen",))
     assert auto.resolved(video=False) == ExpressionSettings(0.5, False)
     assert ExpressionSettings(1.0, False).resolved(video=True).relative is False  # an explicit choice stays
     assert [expression_settings(1, m).relative for m in ("Auto", "Absolute", "Relative", None)] == [None, False,
                                                                                                    True, None]
     own, drv = np.full(52, 0.3, np.float32), np.linspace(0, 1, 104, dtype=np.float32).reshape(2, 52)
     video = transfer_expression(drv, own, auto.resolved(video=True))
-    np.testing.assert_allclose(video, np.clip(own + 0.5 * (drv - drv[0]), 0, 1), atol=1e-6)  # starts at its own
+    want = np.clip(own + 0.5 * (drv - drv[0]), 0, 1)  # starts at the portrait's own expression ...
+    want[:, 25] = 0.5 * drv[:, 25]  # ... but copies the jaw (jawOpen is index 25 of MediaPipe's 52)
+    np.testing.assert_allclose(video, want, atol=1e-6)
