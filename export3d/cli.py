@@ -58,6 +58,10 @@ def _animator(a):
     """The loaded ``Animator`` and the time when loading finished (the start of the reported wall time)."""
     from .pipeline import Animator
 
+    videos = [str(p).lower() for p in (getattr(a, "out", None), getattr(a, "depth", None)) if p is not None]
+    if a.size is not None and a.size % 2 and any(p.endswith(".mp4") for p in videos):
+        _warn([f"--size {a.size} is odd; H.264 video frames need even sides, so the {a.size}-pixel frames are "
+               f"written at {a.size + 1} (the last row and column repeated)."])
     t0 = time.perf_counter()
     anim = Animator.from_pretrained(a.checkpoint, device=a.device, output_size=a.size)
     t1 = time.perf_counter()
@@ -82,6 +86,12 @@ def _expression(a):
 def _warn(warnings) -> None:
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
+
+
+def _warn_turned(src) -> None:
+    from .pipeline.views import portrait_pose_warning
+
+    _warn([w] if (w := portrait_pose_warning(src.signals.angles)) else [])
 
 
 def _check_animate(a) -> bool:
@@ -114,6 +124,7 @@ def cmd_animate(a) -> None:
     view = view_from_args(a)
     anim, t0 = _animator(a)
     src = anim.prepare_source(a.source, a.face_index)
+    _warn_turned(src)
     if a.mesh is not None:  # first: it fails (no surface) before the animation is made
         _export_mesh(anim, src, a.mesh, _driver_beta(anim, src, a.driver, is_image, _expression(a)))
     try:

@@ -616,3 +616,14 @@ def test_concurrency_smoke_without_gradio():
     for t in threads:
         t.join()
     assert len(calls) == 1 and out[0] is out[1]
+
+
+def test_a_portrait_turned_far_away_is_prepared_with_a_warning():
+    from types import SimpleNamespace
+
+    turned = SimpleNamespace(signals=SimpleNamespace(angles=(62.0, 3.0, 0.0)))
+    fake = SimpleNamespace(prepare_source=lambda rgb, **kw: turned)
+    src, notes = core.prepare_portrait(fake, str(PORTRAIT), LIMITS)
+    assert src is turned and any("yaw +62°" in n and "more frontal photo" in n for n in notes)
+    turned.signals.angles = (20.0, 3.0, 0.0)
+    assert core.prepare_portrait(fake, str(PORTRAIT), LIMITS)[1] == []

@@ -215,3 +215,11 @@ def test_animate_camera_options_make_the_view():
     assert default.relative and default.follow_head and (default.yaw, default.pitch) == (0.0, 0.0)
     absolute = parse("--absolute-pose", "--fixed-camera", "--yaw", "-15")
     assert not absolute.relative and not absolute.follow_head and absolute.yaw == -15.0
+
+
+def test_an_odd_size_for_a_video_says_it_becomes_even(files, tmp_path, capsys):
+    out = tmp_path / "orbit.mp4"
+    code, _, err = run(["orbit", files["face"], "-o", out, "--checkpoint", files["ckpt"], "--size", "31",
+                        "--frames", "2"], capsys)
+    assert code == 0 and "--size 31 is odd" in err and "written at 32" in err
+    assert (probe_video(out).width, probe_video(out).height) == (32, 32)

@@ -73,3 +73,11 @@ def test_depth_map_values_and_nearer_is_brighter():
     assert centroid(d_near) == pytest.approx((64, 64), abs=1)
     images, depths = near.render_frames(None, np.zeros(52), cam, depth=True)  # same pass as the colour image
     assert np.array_equal(depths[0], d_near) and images.shape == (1, 128, 128, 3)
+
+
+def test_a_portrait_turned_beyond_the_supported_range_gets_a_warning():
+    from export3d.pipeline.views import portrait_pose_warning
+
+    assert portrait_pose_warning((40.0, -10.0, 5.0)) is None  # the pearl earring girl: inside the range
+    assert "yaw +60°" in portrait_pose_warning((60.0, 0.0, 0.0))
+    assert "pitch -35°" in portrait_pose_warning((0.0, -35.0, 0.0))

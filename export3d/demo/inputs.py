@@ -158,7 +158,10 @@ def prepare_portrait(animator, value, limits: DemoLimits, crop_scale: float = 1.
                                       crop_offset=(float(crop_offset[0]), float(crop_offset[1])))
     except FaceInputError as e:
         raise with_note(e, notes) from e
-    return src, notes
+    from ..pipeline.views import portrait_pose_warning
+
+    turned = portrait_pose_warning(src.signals.angles)
+    return src, notes + ([turned] if turned else [])
 
 
 # --------------------------------------------------------------------------- drivers

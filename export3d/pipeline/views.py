@@ -21,6 +21,16 @@ from ..rendering.camera import camera_from_angles, orbit_camera
 
 MAX_YAW = 45.0  #: supported |yaw| in degrees (cameras are clamped to it)
 MAX_PITCH = 30.0  #: supported |pitch| in degrees
+
+
+def portrait_pose_warning(angles) -> str | None:
+    """A sentence when the portrait's own head pose ``(yaw, pitch, roll)`` is beyond the supported range."""
+    yaw, pitch = float(angles[0]), float(angles[1])
+    if abs(yaw) <= MAX_YAW and abs(pitch) <= MAX_PITCH:
+        return None
+    return (f"The portrait's head is turned far from the camera (yaw {yaw:+.0f}°, pitch {pitch:+.0f}°; the model "
+            f"supports about ±{MAX_YAW:g}° and ±{MAX_PITCH:g}°): the crop and the animation may be poor. A more "
+            "frontal photo works better.")
 MAX_ROLL = 30.0  #: supported |roll| in degrees (only a driver's head roll uses it)
 
 
