@@ -26,6 +26,7 @@ import gradio as gr  # noqa: E402
 import torch  # noqa: E402
 
 from export3d import demo as core  # noqa: E402
+from export3d.demo import checks  # noqa: E402
 from export3d.pipeline.views import MAX_PITCH, MAX_YAW  # noqa: E402
 
 try:  # Hugging Face Spaces (ZeroGPU): a GPU is attached only while a decorated function runs
@@ -38,7 +39,6 @@ log = logging.getLogger("export3d.app")
 CPU = torch.device("cpu")
 STATE_TTL = 2 * 3600  #: seconds a session's portrait and driver are kept after their last update
 NO_DRIVER = "No driver yet: the preview shows the portrait's own expression."
-EXPRESSION_MODES = ["Auto", "Absolute", "Relative"]
 
 TITLE = "Export3D: 3D portrait animation"
 INTRO = """\
@@ -100,6 +100,19 @@ def _examples(folder: str, kind: str) -> list[str]:
     return sorted(str(p) for p in d.glob("*") if suffix_kind(p) == kind) if d.is_dir() else []
 
 
+def _view(yaw, pitch, follow):
+    """The camera controls, checked against the page's ranges (API clients get the same sentences)."""
+    return core.view_settings(checks.number(yaw, (-MAX_YAW, MAX_YAW), "Yaw"),
+                              checks.number(pitch, (-MAX_PITCH, MAX_PITCH), "Pitch"),
+                              checks.flag(follow, "Follow the driver's head motion"))
+
+
+def _expression(strength, mode):
+    """The expression controls, checked like ``_view``."""
+    return core.expression_settings(checks.number(strength, checks.STRENGTH, "Expression strength"),
+                                    checks.choice(mode, checks.EXPRESSION_MODES, "Expression transfer"))
+
+
 def _require(src, driver=None, need_driver=True):
     if src is None:
         raise gr.Error("Upload a portrait first (or pick an example portrait).", print_exception=False)
@@ -121,6 +134,9 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
         """Portrait (any upload value) + crop controls -> (session source, crop preview, status)."""
         if not image:
             return None, None, "Upload a portrait (or pick an example)."
+        crop_scale = checks.number(crop_scale, checks.CROP_SCALE, "Crop scale")
+        crop_x = checks.number(crop_x, checks.CROP_OFFSET, "Crop offset x")
+        crop_y = checks.number(crop_y, checks.CROP_OFFSET, "Crop offset y")
         t0 = time.perf_counter()
         src, notes = core.prepare_portrait(model.get(), image, limits, crop_scale, (crop_x, crop_y))
         src = core.on_device(src, CPU)
@@ -153,8 +169,8 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
     def preview(src, driver, yaw, pitch, follow, strength=1.0, mode="Auto", crop=False):
         if src is None:
             return None
-        return core.preview(model.get(), src, driver, core.view_settings(yaw, pitch, follow),
-                            core.expression_settings(strength, mode), bool(crop))
+        view, expression = _view(yaw, pitch, follow), _expression(strength, mode)
+        return core.preview(model.get(), src, driver, view, expression, checks.flag(crop, "Face crop only"))
 
     @gpu(duration=limits.gpu_duration(limits.max_clip_seconds))
     @friendly_errors
@@ -173,10 +189,14 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
     @friendly_errors
     def animate(src, driver, yaw, pitch, follow, strength=1.0, mode="Auto", smoothing=0.5, max_seconds=None,
                 beside=False, depth=False, crop=False, progress=gr.Progress()):  # noqa: B008
+        view, expression = _view(yaw, pitch, follow), _expression(strength, mode)
+        smoothing = checks.number(smoothing, checks.SMOOTHING, "Smoothing")
+        if max_seconds is not None:
+            max_seconds = checks.number(max_seconds, (0.0, limits.max_clip_seconds), "Max seconds")
+        crop, beside, depth = (checks.flag(v, w) for v, w in ((crop, "Face crop only"), (beside, "Driver beside"),
+                                                              (depth, "Depth video")))
         _require(src, driver)
-        animator, crop = model.get(), bool(crop)
-        view = core.view_settings(yaw, pitch, follow)
-        expression = core.expression_settings(strength, mode)
+        animator = model.get()
         depth_path = core.new_output("depth") if depth else None
         if driver.kind == "image":
             t0 = time.perf_counter()
@@ -211,7 +231,7 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
     @friendly_errors
     def grid(src, driver, strength=1.0, mode="Auto"):
         _require(src, need_driver=False)
-        return core.grid_image(model.get(), src, driver, core.expression_settings(strength, mode))
+        return core.grid_image(model.get(), src, driver, _expression(strength, mode))
 
     @gpu(duration=limits.gpu_duration(core.ORBIT_FRAMES / core.ORBIT_FPS))
     @friendly_errors
@@ -219,7 +239,7 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
         _require(src, need_driver=False)
         progress(0.1, desc="Rendering the orbit")
         return str(core.orbit_video(model.get(), src, driver, core.new_output("orbit"),
-                                    core.expression_settings(strength, mode)))
+                                    _expression(strength, mode)))
 
     @gpu(duration=limits.gpu_duration())
     @friendly_errors
@@ -227,7 +247,7 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
         _require(src, need_driver=False)
         progress(0.1, desc="Extracting the surface")
         t0 = time.perf_counter()
-        glb, obj = core.export_meshes(model.get(), src, driver, "mesh", core.expression_settings(strength, mode))
+        glb, obj = core.export_meshes(model.get(), src, driver, "mesh", _expression(strength, mode))
         whose = "the portrait's own expression" if driver is None else "the driver's expression"
         status = (f"3D mesh of {whose} ({core.MESH_RESOLUTION}³ grid, vertex colours) in "
                   f"{time.perf_counter() - t0:.1f} s: GLB in the viewer, OBJ to download.")
@@ -251,11 +271,11 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
                                           min_width=130, elem_id="crop", scale=1, show_label=True,
                                           buttons=[])
                     with gr.Column(scale=2, min_width=140):
-                        crop_scale = gr.Slider(0.8, 1.3, value=1.0, step=0.05, label="Crop scale",
+                        crop_scale = gr.Slider(*checks.CROP_SCALE, value=1.0, step=0.05, label="Crop scale",
                                                info="> 1: more around the head", elem_id="crop_scale")
-                        crop_x = gr.Slider(-0.2, 0.2, value=0.0, step=0.01, label="Crop offset x",
+                        crop_x = gr.Slider(*checks.CROP_OFFSET, value=0.0, step=0.01, label="Crop offset x",
                                            info="fraction of the side, + = right", elem_id="crop_x")
-                        crop_y = gr.Slider(-0.2, 0.2, value=0.0, step=0.01, label="Crop offset y",
+                        crop_y = gr.Slider(*checks.CROP_OFFSET, value=0.0, step=0.01, label="Crop offset y",
                                            info="fraction of the side, + = down", elem_id="crop_y")
             with gr.Column(scale=1, min_width=260):
                 gr.Markdown("### 2. Driver")
@@ -272,13 +292,14 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
                         gr.Examples(_examples("drivers", "video"), inputs=driver_video_in, label="Example video",
                                     elem_id="video_examples")
                 driver_info = gr.Markdown(NO_DRIVER, elem_id="driver_info")
-                strength = gr.Slider(0, 2, value=1.0, step=0.05, label="Expression strength",
+                strength = gr.Slider(*checks.STRENGTH, value=1.0, step=0.05, label="Expression strength",
                                      info="0 = none, 1 = as driven, 2 = exaggerated", elem_id="strength")
-                mode = gr.Radio(EXPRESSION_MODES, value="Auto", label="Expression transfer", elem_id="mode",
+                mode = gr.Radio(list(checks.EXPRESSION_MODES), value="Auto", label="Expression transfer",
+                                elem_id="mode",
                                 info="Relative: the portrait keeps its own expression and adds the driver's change "
                                      "since its first frame. Absolute: copy the driver's expression. Auto: "
                                      "relative for videos, absolute for images.")
-                smoothing = gr.Slider(0, 1, value=0.5, step=0.05, label="Smoothing (video drivers)",
+                smoothing = gr.Slider(*checks.SMOOTHING, value=0.5, step=0.05, label="Smoothing (video drivers)",
                                       info="0 = raw tracking, 1 = smoothest expression and head motion",
                                       elem_id="smoothing")
                 with gr.Accordion("Driver video: preview and signals", open=True, visible=True):

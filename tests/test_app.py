@@ -627,3 +627,19 @@ def test_a_portrait_turned_far_away_is_prepared_with_a_warning():
     assert src is turned and any("yaw +62°" in n and "more frontal photo" in n for n in notes)
     turned.signals.angles = (20.0, 3.0, 0.0)
     assert core.prepare_portrait(fake, str(PORTRAIT), LIMITS)[1] == []
+
+
+@needs_gradio
+def test_every_endpoint_checks_its_arguments_with_the_pages_ranges(client):
+    """Through the API as on the page: out-of-range or malformed controls get one sentence naming the range."""
+    for scale in (0, -1, 3, "x"):
+        message = _error(lambda s=scale: _prepare(client, PORTRAIT, scale=s))
+        assert message.startswith("Crop scale must be a number from 0.8 to 1.3"), message
+    assert "Crop offset y must be a number from -0.2 to 0.2" in _error(lambda: _prepare(client, PORTRAIT, y=0.5))
+    _prepare(client, PORTRAIT)  # events that preprocess their inputs get Gradio's own range check first
+    assert "45" in _error(lambda: client.predict(100, 0, True, 1.0, "Auto", api_name="/preview"))
+    message = _error(lambda: client.predict(0, 0, True, 1.0, "Sideways", api_name="/preview"))
+    assert "Sideways" in message and "Auto" in message, message
+    assert "minimum value 0" in _error(lambda: client.predict(-1, "Auto", api_name="/grid"))
+    assert "maximum value 1" in _error(
+        lambda: client.predict(0, 0, True, 1.0, "Auto", 5, 1, False, False, api_name="/animate"))
