@@ -18,6 +18,7 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry / version check (before gradio loads)
 
 import functools  # noqa: E402
+import inspect  # noqa: E402
 import logging  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -73,7 +74,30 @@ def gpu(duration: int) -> Callable:
 
 
 def friendly_errors(fn: Callable) -> Callable:
-    """Turn any exception into ``gr.Error`` with one plain sentence (the traceback only goes to the log)."""
+    """Turn any exception into ``gr.Error`` with one plain sentence (the traceback only goes to the log).
+
+    Generator handlers stay generators: what they yielded before failing has been applied (``prepare`` and
+    ``set_driver`` first yield a cleared state, so a failed input never leaves the previous one in use)."""
+
+    def as_error(e: Exception) -> gr.Error:
+        message = core.user_message(e)
+        if message.startswith(("Something went wrong", "The server ran out")):
+            log.exception("demo: %s failed", fn.__name__)
+        else:
+            log.info("demo: %s: %s", fn.__name__, message)
+        return gr.Error(message, print_exception=False)
+
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def generator(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except gr.Error:
+                raise
+            except Exception as e:  # noqa: BLE001 - everything reaches the user as a sentence
+                raise as_error(e) from e
+
+        return generator
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -82,12 +106,7 @@ def friendly_errors(fn: Callable) -> Callable:
         except gr.Error:
             raise
         except Exception as e:  # noqa: BLE001 - everything reaches the user as a sentence
-            message = core.user_message(e)
-            if message.startswith(("Something went wrong", "The server ran out")):
-                log.exception("demo: %s failed", fn.__name__)
-            else:
-                log.info("demo: %s: %s", fn.__name__, message)
-            raise gr.Error(message, print_exception=False) from e
+            raise as_error(e) from e
 
     return wrapper
 
@@ -131,16 +150,19 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
     @gpu(duration=limits.gpu_duration())
     @friendly_errors
     def prepare(image, crop_scale=1.0, crop_x=0.0, crop_y=0.0):
-        """Portrait (any upload value) + crop controls -> (session source, crop preview, status)."""
+        """Portrait (any upload value) + crop controls -> (session source, crop preview, status); the previous
+        portrait is cleared first, so that a failure leaves none (through the API as on the page)."""
         if not image:
-            return None, None, "Upload a portrait (or pick an example)."
+            yield None, None, "Upload a portrait (or pick an example)."
+            return
+        yield None, None, "Preparing the portrait..."
         crop_scale = checks.number(crop_scale, checks.CROP_SCALE, "Crop scale")
         crop_x = checks.number(crop_x, checks.CROP_OFFSET, "Crop offset x")
         crop_y = checks.number(crop_y, checks.CROP_OFFSET, "Crop offset y")
         t0 = time.perf_counter()
         src, notes = core.prepare_portrait(model.get(), image, limits, crop_scale, (crop_x, crop_y))
         src = core.on_device(src, CPU)
-        return src, core.crop_preview(src), core.source_status(src, time.perf_counter() - t0, notes)
+        yield src, core.crop_preview(src), core.source_status(src, time.perf_counter() - t0, notes)
 
     def forget_source():
         return None, None, None  # the state, crop and preview of the previous portrait
@@ -153,16 +175,19 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
     @gpu(duration=limits.gpu_duration())
     @friendly_errors
     def set_driver(value, kind):
+        """The previous driver is cleared first, so that a failure leaves none (as ``prepare``)."""
         if not value:
-            return gr.skip(), gr.skip()
+            yield gr.skip(), gr.skip()
+            return
+        yield None, NO_DRIVER
         driver = core.load_driver(model.get(), value, kind, limits)
-        return driver, driver.describe()
+        yield driver, driver.describe()
 
     def driver_image(image):
-        return set_driver(image, "image")
+        yield from set_driver(image, "image")
 
     def driver_video(video):
-        return set_driver(video, "video")
+        yield from set_driver(video, "video")
 
     @gpu(duration=limits.gpu_duration())
     @friendly_errors

@@ -315,7 +315,7 @@ def test_missing_checkpoint_gives_a_readable_error_in_the_ui(tmp_path):
     prepare = next(fn.fn for fn in demo.fns.values() if fn.api_name == "prepare")
     for _ in range(2):  # a failed load is retried, and fails the same way
         with pytest.raises(gr.Error) as excinfo:
-            prepare(str(PORTRAIT), 1.0, 0.0, 0.0)
+            list(prepare(str(PORTRAIT), 1.0, 0.0, 0.0))  # a generator: it first clears the previous portrait
         assert excinfo.value.message.startswith("No usable model checkpoint (checkpoint folder not found: ")
         assert "EXPORT3D_CHECKPOINT" in excinfo.value.message
 
@@ -643,3 +643,15 @@ def test_every_endpoint_checks_its_arguments_with_the_pages_ranges(client):
     assert "minimum value 0" in _error(lambda: client.predict(-1, "Auto", api_name="/grid"))
     assert "maximum value 1" in _error(
         lambda: client.predict(0, 0, True, 1.0, "Auto", 5, 1, False, False, api_name="/animate"))
+
+
+@needs_gradio
+def test_a_failed_input_through_the_api_clears_the_one_it_replaces(client, tmp_path):
+    grey = _save(Image.new("RGB", (200, 200), (90, 90, 90)), tmp_path / "grey.png")
+    _prepare(client, PORTRAIT)
+    client.predict(handle_file(str(DRIVER_IMAGE)), api_name="/driver_image")
+    assert "No face was found" in _error(lambda: client.predict(handle_file(str(grey)), api_name="/driver_image"))
+    message = _error(lambda: client.predict(0, 0, True, 1.0, "Auto", 0.5, 1, False, False, api_name="/animate"))
+    assert message.startswith("Choose a driving image or video first"), message  # not the previous driver
+    assert "No face was found" in _error(lambda: _prepare(client, grey))
+    assert _error(lambda: client.predict(1.0, "Auto", api_name="/grid")).startswith("Upload a portrait first")
