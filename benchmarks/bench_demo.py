@@ -2,8 +2,9 @@
 
     python benchmarks/bench_demo.py [--checkpoint PATH] [--driver CLIP] [--portrait IMAGE] [--seconds 5] [--fps 25]
 
-(1) ``Animator.render`` of one frame at the output size (default 256) for 20 yaw values after a warm-up, as the
-demo's yaw/pitch sliders do; (2) ``Animator.animate_video`` over a driver of ``--seconds`` at ``--fps`` (the
+(1) the demo's preview (``export3d.demo.preview``: one frame of the whole photo, scaled to at most 640 px) for 20
+yaw values after a warm-up, as the demo's yaw/pitch sliders do; (2) ``Animator.animate_video`` (the whole photo)
+over a driver of ``--seconds`` at ``--fps`` (the
 default driver, examples/drivers/talking.mp4, is looped to that length), wall time split into decode + face
 tracking, rendering and the rest (encoding, muxing); (3) torch version and threads. Without a checkpoint
 (``--checkpoint``, default ``export3d.pipeline.default_checkpoint()``) a random ``small`` model is timed instead,
@@ -26,15 +27,16 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a clone without installing
 
+from export3d import demo  # noqa: E402
 from export3d.config import ModelConfig  # noqa: E402
 from export3d.errors import CheckpointError  # noqa: E402
 from export3d.media.video import open_video, write_video  # noqa: E402
 from export3d.models.export3d import Export3D  # noqa: E402
 from export3d.pipeline import Animator, ViewSettings, default_checkpoint  # noqa: E402
-from export3d.runtime import tune_malloc  # noqa: E402
+from export3d.runtime import thread_governor, tune_malloc  # noqa: E402
 
 
-def load(checkpoint: str | None, size: int) -> Animator:
+def load(checkpoint: str | None, size: int, fixed_threads: bool = False) -> Animator:
     path = checkpoint or default_checkpoint()
     try:
         anim = Animator.from_pretrained(path, device="cpu", output_size=size)
@@ -44,6 +46,9 @@ def load(checkpoint: str | None, size: int) -> Animator:
               "on the weights)")
         anim = Animator(Export3D(ModelConfig.small()).eval(), device="cpu", output_size=size)
     cfg = anim.model.cfg
+    anim.frames.governor = None if fixed_threads else thread_governor()  # as the app and the CLI
+    print("threads: fixed" if anim.frames.governor is None else "threads: chosen per chunk from the free cores "
+          "(runtime.ThreadGovernor, as the app and the CLI)")
     r = cfg.render
     print(f"model: source {cfg.generator.source_size}, render {r.render_size}^2 ({r.num_coarse}+{r.num_fine} "
           f"samples), model output {cfg.superres.output_size}^2, delivered {size}^2")
@@ -61,14 +66,16 @@ def bench_slider(anim: Animator, portrait: Path, yaws: int = 20) -> None:
     src, first = timed(anim.prepare_source, portrait)
     _, cached = timed(anim.prepare_source, portrait)
     print(f"portrait {portrait.name}: prepare {first * 1e3:.0f} ms (first), {cached * 1e3:.1f} ms (cached)")
-    beta = src.signals.beta
+    _, made = timed(anim.canvas, src)
+    print(f"whole-photo canvas (once per portrait): {made * 1e3:.0f} ms")
+    view = lambda yaw: ViewSettings(float(yaw), 0.0, follow_head=False)  # noqa: E731
     for yaw in (-10.0, 0.0, 10.0):  # warm-up
-        anim.render(src, beta, anim.camera_for(None, ViewSettings(yaw, 0.0, follow_head=False)))
-    times = [timed(anim.render, src, beta, anim.camera_for(None, ViewSettings(float(yaw), 0.0, follow_head=False)))[1]
-             for yaw in np.linspace(-40, 40, yaws)]
+        demo.preview(anim, src, None, view(yaw))
+    times = [timed(demo.preview, anim, src, None, view(yaw))[1] for yaw in np.linspace(-40, 40, yaws)]
     ms = np.array(times) * 1e3
-    print(f"slider re-render (1 frame, {anim.output_size}^2, {yaws} yaws -40..40): mean {ms.mean():.1f} ms, "
-          f"max {ms.max():.1f} ms ({1e3 / ms.mean():.1f} frames/s)")
+    h, w = demo.preview(anim, src, None, view(0)).shape[:2]
+    print(f"slider re-render (the demo's preview: the whole photo, shown at {w}x{h}; {yaws} yaws -40..40): "
+          f"mean {ms.mean():.1f} ms, max {ms.max():.1f} ms ({1e3 / ms.mean():.1f} frames/s)")
 
 
 def make_driver(clip: Path, seconds: float, fps: float, folder: Path) -> Path:
@@ -109,7 +116,8 @@ class Clock:
         return wrapped
 
 
-def bench_animation(anim: Animator, portrait: Path, clip: Path, seconds: float, fps: float) -> None:
+def bench_animation(anim: Animator, portrait: Path, clip: Path, seconds: float, fps: float,
+                    crop: bool = False) -> None:
     src = anim.prepare_source(portrait)
     with tempfile.TemporaryDirectory() as tmp:
         driver = make_driver(clip, seconds, fps, Path(tmp))
@@ -117,7 +125,8 @@ def bench_animation(anim: Animator, portrait: Path, clip: Path, seconds: float, 
         anim.extractor.track = track.iterate(anim.extractor.track)  # instance attributes shadow the methods
         anim.frames.frames = render.call(anim.frames.frames)  # every job renders through the FrameRenderer
         try:
-            res, wall = timed(anim.animate_video, src, driver, Path(tmp) / "out.mp4", max_seconds=None)
+            anim.canvas(src, crop)  # made when the portrait is prepared in the app
+            res, wall = timed(anim.animate_video, src, driver, Path(tmp) / "out.mp4", max_seconds=None, crop=crop)
         finally:
             del anim.extractor.track, anim.frames.frames
     rest = wall - render.seconds - track.seconds  # the tracker's time includes decoding (it pulls the frames)
@@ -136,15 +145,17 @@ def main() -> None:
     ap.add_argument("--fps", type=float, default=25.0)
     ap.add_argument("--size", type=int, default=256, help="output size (the demo's default)")
     ap.add_argument("--skip-animation", action="store_true")
+    ap.add_argument("--fixed-threads", action="store_true", help="keep torch's thread count (no governor)")
+    ap.add_argument("--crop", action="store_true", help="animate the face crop (512²) instead of the whole photo")
     args = ap.parse_args()
     tune_malloc()
     cap = torch.backends.cpu.get_cpu_capability()
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()} (OMP_NUM_THREADS="
           f"{os.environ.get('OMP_NUM_THREADS', 'unset')}), cpu capability {cap}, {os.cpu_count()} CPUs")
-    anim = load(args.checkpoint, args.size)
+    anim = load(args.checkpoint, args.size, args.fixed_threads)
     bench_slider(anim, args.portrait)
     if not args.skip_animation:
-        bench_animation(anim, args.portrait, args.driver, args.seconds, args.fps)
+        bench_animation(anim, args.portrait, args.driver, args.seconds, args.fps, args.crop)
 
 
 if __name__ == "__main__":

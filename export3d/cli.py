@@ -57,13 +57,14 @@ def _save_gif(path: Path, frames, fps: float) -> None:
 def _animator(a):
     """The loaded ``Animator`` and the time when loading finished (the start of the reported wall time)."""
     from .pipeline import Animator
+    from .runtime import thread_governor
 
     videos = [str(p).lower() for p in (getattr(a, "out", None), getattr(a, "depth", None)) if p is not None]
     if a.size is not None and a.size % 2 and any(p.endswith(".mp4") for p in videos):
         _warn([f"--size {a.size} is odd; H.264 video frames need even sides, so the {a.size}-pixel frames are "
                f"written at {a.size + 1} (the last row and column repeated)."])
     t0 = time.perf_counter()
-    anim = Animator.from_pretrained(a.checkpoint, device=a.device, output_size=a.size)
+    anim = Animator.from_pretrained(a.checkpoint, device=a.device, output_size=a.size, governor=thread_governor())
     t1 = time.perf_counter()
     print(f"loaded the model on {anim.device} in {t1 - t0:.1f} s")
     return anim, t1

@@ -1,4 +1,4 @@
-"""Process-level speed settings: glibc malloc tuning and CPU precision switches.
+"""Process-level speed settings: glibc malloc tuning, CPU precision switches, and torch's thread count.
 
 Large tri-plane temporaries are served by ``mmap`` under glibc's defaults and
 returned to the OS on free, so every training step page-faults them back in
@@ -42,3 +42,70 @@ def tune_malloc() -> bool:
             ok = False
     _state["tuned"] = ok
     return ok
+
+
+# --------------------------------------------------------------------------- threads
+def threads_for(others: float, cores: int) -> int:
+    """Torch threads when other processes keep ``others`` cores busy: the cores left, rounded, at least 1.
+
+    With 2 threads on 2 cores and one core taken by another process, torch's threads wait on each other: measured
+    2.8-3.7x slower than idle (``benchmarks/bench_demo.py``), while 1 thread is as fast busy as idle.
+    """
+    return int(min(cores, max(1, round(cores - max(0.0, others)))))
+
+
+def cpu_ticks() -> tuple[int, int] | None:
+    """``(busy, total)`` jiffies of all CPUs from ``/proc/stat`` (None off Linux)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+class ThreadGovernor:
+    """Sets torch's thread count to the cores other processes leave free (``threads_for``), at most once per
+    ``period`` seconds; ``adapt()`` is called by the renderer before each chunk. Measures the machine's busy cores
+    (``/proc/stat``) minus this process's own CPU time over the time since the last call."""
+
+    def __init__(self, cores: int | None = None, period: float = 1.0, ticks=cpu_ticks, own=None, clock=None):
+        import time
+
+        self.cores = cores or os.cpu_count() or 1
+        self.period, self.ticks = period, ticks
+        self.own, self.clock = own or time.process_time, clock or time.monotonic
+        self.last = None  #: (clock, busy, total, own) of the previous sample
+        self.threads = None  #: the count last set
+
+    def adapt(self) -> int | None:
+        """Re-decide the thread count if ``period`` has passed; returns it (None when the load cannot be read)."""
+        now = self.clock()
+        if self.last is not None and now - self.last[0] < self.period:
+            return self.threads
+        ticks = self.ticks()
+        if ticks is None:
+            return None
+        sample = (now, *ticks, self.own())
+        if self.last is not None and sample[2] > self.last[2] and now > self.last[0]:
+            busy = self.cores * (sample[1] - self.last[1]) / (sample[2] - self.last[2])
+            mine = (sample[3] - self.last[3]) / (now - self.last[0])
+            self._set(threads_for(busy - mine, self.cores))
+        self.last = sample
+        return self.threads
+
+    def _set(self, n: int) -> None:
+        import torch
+
+        if n != self.threads:
+            torch.set_num_threads(n)
+            self.threads = n
+
+
+def thread_governor() -> ThreadGovernor | None:
+    """The app's and the CLI's governor: None when ``EXPORT3D_TORCH_THREADS`` fixes the count (the entry point sets
+    it) or when the load cannot be read here."""
+    if os.environ.get("EXPORT3D_TORCH_THREADS") or cpu_ticks() is None:
+        return None
+    return ThreadGovernor()

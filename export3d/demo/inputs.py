@@ -51,8 +51,9 @@ class LazyAnimator:
 
 def _default_factory():
     from ..pipeline import Animator
+    from ..runtime import thread_governor
 
-    return Animator.from_pretrained()
+    return Animator.from_pretrained(governor=thread_governor())
 
 
 def checkpoint_description() -> str:

@@ -68,8 +68,11 @@ class Animator:
     """Ties the face extractor and an ``Export3D`` model together (see the module docstring)."""
 
     def __init__(self, model: Export3D, extractor: FaceExtractor | None = None, device=None,
-                 output_size: int | None = 256, fast: bool = True, chunk: int = CHUNK, cache_size: int = CACHE_SIZE):
-        """``fast``: bf16 CNNs (+ channels-last on CPU), see ``Export3D.configure_runtime``."""
+                 output_size: int | None = 256, fast: bool = True, chunk: int = CHUNK, cache_size: int = CACHE_SIZE,
+                 governor=None):
+        """``fast``: bf16 CNNs (+ channels-last on CPU), see ``Export3D.configure_runtime``. ``governor``: a
+        ``runtime.ThreadGovernor`` that sets torch's thread count to the free cores before each rendered chunk
+        (the app and the CLI pass one; it changes a process-wide setting, so it is never the default)."""
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
         self.model = model.to(self.device).eval()
         if fast:
@@ -77,6 +80,7 @@ class Animator:
             self.model.configure_runtime(bf16_cnn=cpu or torch.cuda.is_bf16_supported(), channels_last=cpu)
         self._extractor = extractor
         self.frames = FrameRenderer(self.model, self.device, output_size, chunk)
+        self.frames.governor = governor
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple, PreparedSource] = OrderedDict()
         self._cache_lock = threading.Lock()

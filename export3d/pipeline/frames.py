@@ -28,6 +28,7 @@ class FrameRenderer:
 
     def __init__(self, model: Export3D, device: torch.device, output_size: int | None, chunk: int = CHUNK):
         self.model, self.device, self.output_size, self.chunk = model, device, output_size, chunk
+        self.governor = None  #: optional ``runtime.ThreadGovernor``, asked before each chunk (CPU only)
 
     @property
     def model_size(self) -> int:
@@ -65,6 +66,8 @@ class FrameRenderer:
         images, depths = [], []
         with torch.inference_mode():
             for i in range(0, len(beta), self.chunk):
+                if self.governor is not None and self.device.type == "cpu":
+                    self.governor.adapt()
                 planes = self.model.planes(features, beta[i:i + self.chunk])
                 out, raw, layers = self._render(planes, camera[i:i + self.chunk], warp, beta[i:i + self.chunk])
                 if canvas is None:
