@@ -365,17 +365,18 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
         with gr.Tabs(elem_id="more_tabs"):
             with gr.Tab("Portrait | result", id="compare-tab", elem_id="compare_tab"):
                 compare_out = gr.Image(label="Portrait | result (image drivers)", interactive=False, format="jpeg",
-                                       elem_id="compare_out")
+                                       height=480, elem_id="compare_out")
             with gr.Tab("Depth", id="depth-tab", elem_id="depth_tab"):
                 depth_out = gr.Video(label="Depth video (tick 'Depth video too' before animating)",
-                                     interactive=False, elem_id="depth_out")
+                                     interactive=False, height=420, elem_id="depth_out")
             with gr.Tab("Multi-view grid", id="grid-tab", elem_id="grid_tab"):
                 grid_btn = gr.Button("Render the multi-view grid", elem_id="grid_button")
                 grid_out = gr.Image(label="Multi-view grid of the face crop (yaw -30..30, pitch -15..15)",
-                                    interactive=False, format="jpeg", elem_id="grid_out")
+                                    interactive=False, format="jpeg", height=480, elem_id="grid_out")
             with gr.Tab("Orbit", id="orbit-tab", elem_id="orbit_tab"):
                 orbit_btn = gr.Button("Render the orbit video", elem_id="orbit_button")
-                orbit_out = gr.Video(label="Orbit", interactive=False, loop=True, autoplay=True, elem_id="orbit_out")
+                orbit_out = gr.Video(label="Orbit", interactive=False, loop=True, autoplay=True, height=420,
+                                     elem_id="orbit_out")
             with gr.Tab("3D mesh", id="mesh-tab", elem_id="mesh_tab"):
                 mesh_btn = gr.Button("3D mesh of this expression", elem_id="mesh_button")
                 with gr.Row(equal_height=False):
