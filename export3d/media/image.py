@@ -22,7 +22,7 @@ normalises every variant users actually upload:
 Bad input raises :class:`~export3d.errors.UnreadableImageError` whose message is one
 sentence meant for the end user; the technical cause is chained (``raise ... from``). A file of
 an image type Pillow does not read (SVG, HEIC without a plugin...) is called that, with the
-supported suffixes (``media.kind.readable_image_suffixes``), not "corrupt".
+supported suffixes (``media.formats.readable_image_suffixes``), not "corrupt".
 Images above ``max_pixels`` (100 megapixels by default) are refused before decoding.
 Pillow's warnings (decompression bomb, corrupt EXIF...) are silenced while decoding: our limit
 replaces the bomb check. Pillow still refuses outright anything above
@@ -43,7 +43,7 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from ..errors import UnreadableImageError, check_input_file
 from .files import atomic_write
-from .kind import read_head, unsupported_image_message, unsupported_image_type
+from .formats import read_head, unsupported_image_message, unsupported_image_type
 
 ImageSource = str | os.PathLike | bytes | bytearray | memoryview | Image.Image | np.ndarray
 

@@ -70,8 +70,8 @@ import imageio_ffmpeg
 import numpy as np
 
 from ..errors import UnreadableVideoError, check_input_file
+from .formats import pil_frames, read_head, unsupported_image_message, unsupported_image_type
 from .image import as_rgb_uint8
-from .kind import _pil_frames, read_head, unsupported_image_message, unsupported_image_type
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +212,7 @@ def _parse_summary(text: str, path: Path) -> VideoInfo:
         ) from _FfmpegLog(_tail(text))
     container = m.group(1)
     if container in _IMAGE_FORMATS or container.endswith("_pipe"):
-        if _pil_frames(path) is None:  # a picture ffmpeg decodes but the image loader (Pillow) cannot: SVG...
+        if pil_frames(path) is None:  # a picture ffmpeg decodes but the image loader (Pillow) cannot: SVG...
             image_type = unsupported_image_type(read_head(path), path.suffix)
             if image_type is None and container.endswith("_pipe"):
                 image_type = container.removesuffix("_pipe").upper()
