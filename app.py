@@ -339,7 +339,8 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
                 preview_image = gr.Image(label="Preview (driver's first face frame)", interactive=False,
                                          format="jpeg", height=280, elem_id="preview")
                 yaw = gr.Slider(-MAX_YAW, MAX_YAW, value=0, step=1, label="Yaw (degrees)",
-                                info="from the photo's own view; + moves the camera to the right", elem_id="yaw")
+                                info="from the photo's own view; + moves the camera to the right. On the whole "
+                                     "photo the neck stretches beyond about ±20°", elem_id="yaw")
                 pitch = gr.Slider(-MAX_PITCH, MAX_PITCH, value=0, step=1, label="Pitch (degrees)",
                                   info="+ moves the camera up", elem_id="pitch")
                 follow = gr.Checkbox(value=True, label="Follow the driver's head motion",

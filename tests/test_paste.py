@@ -133,3 +133,10 @@ def test_animate_returns_the_whole_photo_still_far_from_the_face(tmp_path):
     write_video(out, iter(frames), 10.0)
     info = probe_video(out)
     assert (info.height, info.width) == (1136, 910)
+
+
+def test_turning_the_whole_photo_far_gets_a_warning():
+    from export3d.pipeline.paste import TURN_LIMIT, turn_warning
+
+    assert turn_warning(TURN_LIMIT) is None and turn_warning(5.0) is None
+    assert "up to 31°" in turn_warning(31.0) and "face crop" in turn_warning(31.0)

@@ -356,3 +356,12 @@ def test_a_pretracked_driver_animates_without_tracking_again(animator, source, c
     assert again.frames == plain.frames == 6
     a, b = (np.stack(list(iter_frames(p))).astype(int) for p in (plain.path, again.path))
     assert np.abs(a - b).max() <= 1
+
+
+def test_an_image_driver_turned_far_on_the_whole_photo_gets_the_turn_warning(animator, source, tmp_path):
+    drv = save_image(tmp_path / "driver.png", driver_frames(1, lost=())[0])
+    far = animator.animate(source, drv, view=ViewSettings(yaw=35.0))
+    near = animator.animate(source, drv, view=ViewSettings(yaw=5.0))
+    crop = animator.animate(source, drv, view=ViewSettings(yaw=35.0), crop=True)
+    assert any("turns up to 35°" in w for w in far.warnings)
+    assert not any("turns up to" in w for w in near.warnings + crop.warnings)

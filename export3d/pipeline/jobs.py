@@ -28,10 +28,11 @@ from ..media.files import atomic_write
 from ..media.image import ImageSource, load_image, save_image
 from ..media.kind import IMAGE_OUTPUTS
 from ..media.video import TRACKING_MAX_SIDE, open_video, write_video
+from ..rendering.camera import camera_angles
 from ..rendering.mesh import density_grid, extract_mesh, surface_threshold, vertex_colors, write_mesh
 from .expression import RELATIVE_IMAGE_WARNING, ExpressionSettings, transfer_expression
 from .frames import FrameRenderer
-from .paste import Canvas
+from .paste import Canvas, turn_warning
 from .types import AnimationResult, PreparedSource
 from .views import ViewSettings, requested_angles, side_by_side, view_angles, view_camera
 
@@ -140,7 +141,15 @@ def run_still(frames: FrameRenderer, extractor: FaceExtractor, src: PreparedSour
     warnings = [several_faces_warning(src)] if src.signals.num_faces > 1 else []
     if expression is not None and expression.relative:
         warnings.append(RELATIVE_IMAGE_WARNING)
+    if not crop and (turned := turn_warning(_turn(camera, src.signals.camera))):
+        warnings.append(turned)
     return AnimationResult(paths[0], 1, 0.0, time.perf_counter() - t0, 0, warnings, image, paths[1])
+
+
+def _turn(camera, own_camera) -> float:
+    """The largest of |yaw| and |pitch| between two ``(25,)`` cameras, degrees."""
+    yaw, pitch = camera_angles(torch.as_tensor(np.stack([camera, own_camera]), dtype=torch.float32).reshape(2, 25))
+    return float(max(abs(yaw[0] - yaw[1]), abs(pitch[0] - pitch[1])))
 
 
 _side_by_side = side_by_side  # ``run_still`` has a parameter of that name
@@ -165,6 +174,8 @@ def run_mesh(frames: FrameRenderer, src: PreparedSource, path: Path, beta, resol
 
 def _warnings(src: PreparedSource, stats: _Stats, job: VideoJob, info) -> list[str]:
     out = stats.warnings(job.view)
+    if not job.crop and (turned := turn_warning(stats.turned)):
+        out.append(turned)
     if src.signals.num_faces > 1:
         out.insert(0, several_faces_warning(src))
     m = job.max_seconds
@@ -260,10 +271,14 @@ class _Stats:
     frames: int = 0
     lost: int = 0
     clamped: int = 0
+    turned: float = 0.0  #: largest |yaw| or |pitch| away from the portrait's own view (relative views)
 
     def add(self, s: FaceSignals, view: ViewSettings, own=None, reference=None) -> None:
         self.frames += 1
         self.lost += bool(s.interpolated)
+        if own is not None and view.relative:
+            got = view_angles(s.angles, view, own, reference)
+            self.turned = max(self.turned, abs(got[0] - own[0]), abs(got[1] - own[1]))
         if view.follow_head:
             wanted = requested_angles(s.angles, view, own, reference)
             got = view_angles(s.angles, view, own, reference)

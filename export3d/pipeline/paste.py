@@ -37,6 +37,18 @@ CROP_SIZE = 512  #: the face-crop output's side
 FEATHER = 0.12  #: the field fades out over this fraction of the box side at its border
 PLATE_SIDE = 384  #: the background plate is inpainted at most at this size (then scaled up)
 MASK_LEVEL = 0.3  #: own-render opacity above which a pixel is the head's, for the plate's inpainting mask
+TURN_LIMIT = 20.0  #: degrees from the photo's own view beyond which the whole photo's neck and crop border visibly
+#: stretch (looked at on the shared portraits at yaw 20 and 30; the face crop has no body to disagree with)
+
+
+def turn_warning(degrees: float) -> str | None:
+    """The user's sentence when the whole photo's head turns ``degrees`` (the largest yaw or pitch away from the
+    photo's own view) beyond ``TURN_LIMIT``, else None."""
+    if degrees <= TURN_LIMIT:
+        return None
+    return (f"The head turns up to {degrees:.0f}° from the photo's own view; on the whole photo the neck and the "
+            f"face crop's border stretch visibly beyond about {TURN_LIMIT:g}°. Use smaller yaw/pitch offsets, or "
+            "the face crop.")
 
 
 @dataclass
