@@ -240,7 +240,9 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
         def report(done, total):
             progress((done, total), desc="Animating", unit="frames")
 
-        seconds = min(float(max_seconds or limits.default_clip_seconds), limits.max_clip_seconds)
+        seconds, cut = limits.clip_seconds(max_seconds or limits.default_clip_seconds, driver.fps)
+        if cut:
+            gr.Warning(cut)
         progress((0, None), desc="Tracking the driver", unit="frames")
         result = animator.animate_video(core.on_device(src, animator.device), driver.path,
                                         core.new_output("animation"), view, expression=expression,
@@ -250,6 +252,7 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
         for w in result.warnings:
             gr.Warning(w)
         status = core.animation_status(result, seconds, driver, limits.max_clip_seconds)
+        status += f"\n{cut}" if cut else ""
         return str(result.path), status, gr.skip(), None, str(depth_path) if depth_path else None
 
     @gpu(duration=limits.gpu_duration())
@@ -436,12 +439,13 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
 
 
 def launch_kwargs(limits: core.DemoLimits | None = None) -> dict:
-    """Arguments of ``launch``: examples servable, system fonts (no font CDN), the upload limit; the server
-    name/port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT."""
+    """Arguments of ``launch``: the example media files servable (not the scripts beside them), system fonts (no
+    font CDN), the upload limit; the server name/port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT."""
     limits = limits or core.DemoLimits.from_env()
     theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
                               font_mono=["ui-monospace", "monospace"])
-    return {"allowed_paths": [str(core.EXAMPLES_DIR)], "theme": theme, "css": CSS, "show_error": True,
+    media = _examples("portraits", "image") + _examples("drivers", "image") + _examples("drivers", "video")
+    return {"allowed_paths": media, "theme": theme, "css": CSS, "show_error": True,
             "max_file_size": limits.max_file_size}
 
 

@@ -655,3 +655,30 @@ def test_a_failed_input_through_the_api_clears_the_one_it_replaces(client, tmp_p
     assert message.startswith("Choose a driving image or video first"), message  # not the previous driver
     assert "No face was found" in _error(lambda: _prepare(client, grey))
     assert _error(lambda: client.predict(1.0, "Auto", api_name="/grid")).startswith("Upload a portrait first")
+
+
+@needs_gradio
+def test_only_the_example_media_are_served_not_the_scripts(app_demo):
+    import urllib.error
+    import urllib.request
+
+    url = app_demo[1].rstrip("/")
+
+    def status(path: Path) -> int:
+        try:
+            with urllib.request.urlopen(f"{url}/gradio_api/file={path}", timeout=30) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    assert status(PORTRAIT) == 200 and status(DRIVER_VIDEO) == 200
+    assert status(ROOT / "examples" / "make_examples.py") in (403, 404)
+    assert status(ROOT / "examples" / "README.md") in (403, 404)
+
+
+def test_one_animation_renders_a_bounded_number_of_frames():
+    limits = core.DemoLimits(max_clip_seconds=20, max_clip_frames=600)
+    assert limits.clip_seconds(10, 25.0) == (10.0, None) and limits.clip_seconds(30, 25.0) == (20.0, None)
+    seconds, note = limits.clip_seconds(10, 240.0)  # 2400 frames asked
+    assert seconds == 2.5 and "240 frames per second" in note and "first 2.5 s" in note
+    assert core.DemoLimits.from_env({"EXPORT3D_DEMO_MAX_FRAMES": "100"}).max_clip_frames == 100

@@ -17,6 +17,7 @@ ENV = {
     "max_image_side": "EXPORT3D_DEMO_MAX_IMAGE_SIDE",
     "max_image_megapixels": "EXPORT3D_DEMO_MAX_IMAGE_MP",
     "max_clip_seconds": "EXPORT3D_DEMO_MAX_SECONDS",
+    "max_clip_frames": "EXPORT3D_DEMO_MAX_FRAMES",
     "queue_size": "EXPORT3D_DEMO_QUEUE_SIZE",
     "gpu_base_seconds": "EXPORT3D_DEMO_GPU_BASE_SECONDS",
     "gpu_seconds_per_clip_second": "EXPORT3D_DEMO_GPU_SECONDS_PER_CLIP_SECOND",
@@ -29,6 +30,7 @@ class DemoLimits:
     max_image_side: int = 2048  #: images whose longer side is larger are downscaled to it (with a notice)
     max_image_megapixels: float = 100.0  #: larger images are refused before decoding (with the limit in the message)
     max_clip_seconds: float = 20.0  #: longer driving videos are trimmed to their first ``max_clip_seconds`` (notice)
+    max_clip_frames: int = 600  #: frames one animation renders at most (20 s at 30 fps): a 240-fps clip is cut shorter
     queue_size: int = 16  #: requests waiting in Gradio's queue; more are turned away ("queue is full")
     gpu_base_seconds: float = 30.0  #: ZeroGPU: fixed part of every ``spaces.GPU(duration=...)``
     gpu_seconds_per_clip_second: float = 5.0  #: ZeroGPU: added per second of driving clip (tracking + render)
@@ -70,6 +72,16 @@ class DemoLimits:
     def default_clip_seconds(self) -> float:
         return min(10.0, self.max_clip_seconds)
 
+    def clip_seconds(self, requested: float, fps: float | None) -> tuple[float, str | None]:
+        """Seconds of a driving video one animation uses: ``requested`` (capped at ``max_clip_seconds``), cut so that
+        at most ``max_clip_frames`` frames are rendered at ``fps``; and the user's sentence when that cut applies."""
+        seconds = min(float(requested), self.max_clip_seconds)
+        if not fps or fps * seconds <= self.max_clip_frames:
+            return seconds, None
+        cut = self.max_clip_frames / fps
+        return cut, (f"The driving video has {fps:g} frames per second; one animation renders at most "
+                     f"{self.max_clip_frames} frames, so its first {cut:.1f} s were used (`{ENV['max_clip_frames']}`).")
+
     def gpu_duration(self, clip_seconds: float = 0.0) -> int:
         """``spaces.GPU(duration=...)`` in seconds: ``ceil(gpu_base_seconds + gpu_seconds_per_clip_second *
         clip_seconds)``; the animation uses ``clip_seconds = max_clip_seconds``, the orbit 2 (48 frames at 24 fps),
@@ -84,7 +96,8 @@ class DemoLimits:
             f"notice (`{ENV['max_image_side']}`); above {self.max_image_megapixels:g} megapixels they are refused "
             f"(`{ENV['max_image_megapixels']}`).",
             f"- **Driving videos**: at most the first {self.max_clip_seconds:g} s are used; longer videos are trimmed, "
-            f"with a notice (`{ENV['max_clip_seconds']}`).",
+            f"with a notice (`{ENV['max_clip_seconds']}`), and at most {self.max_clip_frames} frames are rendered "
+            f"(`{ENV['max_clip_frames']}`).",
             f"- **Queue**: one model call at a time, at most {self.queue_size} requests waiting "
             f"(`{ENV['queue_size']}`).",
         ])

@@ -62,7 +62,9 @@ def cmd_track(a) -> None:
              angles=np.array([s.angles for s in signals]), interpolated=np.array([s.interpolated for s in signals]),
              fps=info.fps)
     lost = sum(s.interpolated for s in signals)
-    print(f"{len(signals)} frames, {len(signals) / dt:.1f} frames/s, face lost in {lost} frame(s) -> {a.out}")
+    n = len(signals)
+    print(f"{n} frame{'s' if n != 1 else ''}, {n / dt:.1f} frames/s, face lost in {lost} "
+          f"frame{'s' if lost != 1 else ''} -> {a.out}")
     if a.overlay:
         write_video(a.overlay, (_overlay(f, s) for f, s in zip(frames, signals, strict=False)), info.fps)
 
