@@ -140,18 +140,21 @@ def _require(src, driver=None, need_driver=True):
 
 
 def build_demo(animator_factory: Callable[[], object] | None = None,
-               limits: core.DemoLimits | None = None) -> gr.Blocks:
+               limits: core.DemoLimits | None = None, store: core.SessionStore | None = None) -> gr.Blocks:
     """The Blocks app, queued. ``animator_factory() -> Animator`` is called once, on first use (default: the
-    checkpoint); ``limits`` default to ``DemoLimits.from_env()``."""
+    checkpoint); ``limits`` default to ``DemoLimits.from_env()``; ``store``: where the sessions' portraits and
+    drivers live (default: a new ``SessionStore``, one memory budget for all sessions)."""
     limits = limits or core.DemoLimits.from_env()
     model = core.LazyAnimator(animator_factory)
+    store = core.SessionStore() if store is None else store
 
     # ------------------------------------------------------------------ handlers
     @gpu(duration=limits.gpu_duration())
     @friendly_errors
-    def prepare(image, crop_scale=1.0, crop_x=0.0, crop_y=0.0):
-        """Portrait (any upload value) + crop controls -> (session source, crop preview, status); the previous
-        portrait is cleared first, so that a failure leaves none (through the API as on the page)."""
+    def prepare(image, crop_scale=1.0, crop_x=0.0, crop_y=0.0, previous=None):
+        """Portrait (any upload value) + crop controls -> (session handle, crop preview, status); the previous
+        portrait is released first, so that a failure leaves none (through the API as on the page)."""
+        store.drop(previous)
         if not image:
             yield None, None, "Upload a portrait (or pick an example)."
             return
@@ -160,38 +163,45 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
         crop_x = checks.number(crop_x, checks.CROP_OFFSET, "Crop offset x")
         crop_y = checks.number(crop_y, checks.CROP_OFFSET, "Crop offset y")
         t0 = time.perf_counter()
-        src, notes = core.prepare_portrait(model.get(), image, limits, crop_scale, (crop_x, crop_y))
+        animator = model.get()
+        src, notes = core.prepare_portrait(animator, image, limits, crop_scale, (crop_x, crop_y))
         src = core.on_device(src, CPU)
-        yield src, core.crop_preview(src), core.source_status(src, time.perf_counter() - t0, notes)
+        animator.canvas(src)  # the whole photo's canvas, made now so that the store counts it
+        handle = store.put(src, "portrait")
+        yield handle, core.crop_preview(src), core.source_status(src, time.perf_counter() - t0, notes)
 
-    def forget_source():
+    def forget_source(previous=None):
+        store.drop(previous)
         return None, None, None  # the state, crop and preview of the previous portrait
 
     def forget_driver(current, kind):
-        if current is not None and current.kind == kind:
+        if current is not None and current.what == f"driving {kind}":
+            store.drop(current)
             return None, NO_DRIVER
         return gr.skip(), gr.skip()
 
     @gpu(duration=limits.gpu_duration())
     @friendly_errors
-    def set_driver(value, kind):
-        """The previous driver is cleared first, so that a failure leaves none (as ``prepare``)."""
+    def set_driver(value, kind, previous=None):
+        """The previous driver is released first, so that a failure leaves none (as ``prepare``)."""
         if not value:
             yield gr.skip(), gr.skip()
             return
+        store.drop(previous)
         yield None, NO_DRIVER
         driver = core.load_driver(model.get(), value, kind, limits)
-        yield driver, driver.describe()
+        yield store.put(driver, f"driving {driver.kind}"), driver.describe()
 
-    def driver_image(image):
-        yield from set_driver(image, "image")
+    def driver_image(image, previous=None):
+        yield from set_driver(image, "image", previous)
 
-    def driver_video(video):
-        yield from set_driver(video, "video")
+    def driver_video(video, previous=None):
+        yield from set_driver(video, "video", previous)
 
     @gpu(duration=limits.gpu_duration())
     @friendly_errors
     def preview(src, driver, yaw, pitch, follow, strength=1.0, mode="Auto", crop=False):
+        src, driver = store.get(src), store.get(driver)
         if src is None:
             return None
         view, expression = _view(yaw, pitch, follow), _expression(strength, mode)
@@ -199,16 +209,18 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
 
     @gpu(duration=limits.gpu_duration(limits.max_clip_seconds))
     @friendly_errors
-    def driver_views(driver, smoothing=0.5):
+    def driver_views(handle, smoothing=0.5):
         """A video driver's browser-playable preview and its signals over time (images: nothing to show)."""
+        driver = store.get(handle)
         if driver is None or driver.kind != "video":
             return gr.skip(), None, None, None
         seconds = limits.max_clip_seconds
         clip = core.preview_video(driver.path, core.new_output("driver"), seconds)
         tracked = model.get().track_video(driver.path, seconds, float(smoothing))
         driver.tracks[core.track_key(smoothing, seconds)] = tracked  # the animation will not track it again
+        store.update(handle, driver)  # counted with its tracks
         expression, pose = core.signal_table(tracked, driver.fps or 25.0)
-        return driver, str(clip), expression, pose
+        return handle, str(clip), expression, pose
 
     @gpu(duration=limits.gpu_duration(limits.max_clip_seconds))
     @friendly_errors
@@ -220,6 +232,7 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
             max_seconds = checks.number(max_seconds, (0.0, limits.max_clip_seconds), "Max seconds")
         crop, beside, depth = (checks.flag(v, w) for v, w in ((crop, "Face crop only"), (beside, "Driver beside"),
                                                               (depth, "Depth video")))
+        src, driver = store.get(src), store.get(driver)
         _require(src, driver)
         animator = model.get()
         depth_path = core.new_output("depth") if depth else None
@@ -258,12 +271,14 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
     @gpu(duration=limits.gpu_duration())
     @friendly_errors
     def grid(src, driver, strength=1.0, mode="Auto"):
+        src, driver = store.get(src), store.get(driver)
         _require(src, need_driver=False)
         return core.grid_image(model.get(), src, driver, _expression(strength, mode))
 
     @gpu(duration=limits.gpu_duration(core.ORBIT_FRAMES / core.ORBIT_FPS))
     @friendly_errors
     def orbit(src, driver, strength=1.0, mode="Auto", progress=gr.Progress()):  # noqa: B008
+        src, driver = store.get(src), store.get(driver)
         _require(src, need_driver=False)
         progress(0.1, desc="Rendering the orbit")
         return str(core.orbit_video(model.get(), src, driver, core.new_output("orbit"),
@@ -272,6 +287,7 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
     @gpu(duration=limits.gpu_duration())
     @friendly_errors
     def mesh(src, driver, strength=1.0, mode="Auto", progress=gr.Progress()):  # noqa: B008
+        src, driver = store.get(src), store.get(driver)
         _require(src, need_driver=False)
         progress(0.1, desc="Extracting the surface")
         t0 = time.perf_counter()
@@ -283,8 +299,9 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
 
     # -------------------------------------------------------------------- layout
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
-        src_state = gr.State(None, time_to_live=STATE_TTL)  # PreparedSource (features on the CPU)
-        drv_state = gr.State(None, time_to_live=STATE_TTL)  # core.Driver
+        # a Handle into the store (the PreparedSource / core.Driver live there); released when the session ends
+        src_state = gr.State(None, time_to_live=STATE_TTL, delete_callback=store.drop)
+        drv_state = gr.State(None, time_to_live=STATE_TTL, delete_callback=store.drop)
         gr.Markdown(INTRO)
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=260):
@@ -398,11 +415,11 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
         view_inputs = [src_state, drv_state, yaw, pitch, follow, strength, mode]  # + crop for the preview
         preview_inputs = [*view_inputs, crop]
         expr_inputs = [src_state, drv_state, strength, mode]
-        prep_inputs = [source, crop_scale, crop_x, crop_y]
+        prep_inputs = [source, crop_scale, crop_x, crop_y, src_state]
         prep_outputs = [src_state, crop_image, status]
         raw = {"preprocess": False}  # uploads reach our loaders as files (their messages, not Gradio's)
 
-        (source.change(forget_source, None, [src_state, crop_image, preview_image], queue=False,
+        (source.change(forget_source, src_state, [src_state, crop_image, preview_image], queue=False,
                        api_name="forget_source", api_visibility="private")
          .then(prepare, prep_inputs, prep_outputs, api_name="prepare", **raw, **heavy)
          .success(preview, preview_inputs, preview_image, api_name="preview_new_source", api_visibility="private",
@@ -416,7 +433,7 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
             kind_box = gr.State(kind)
             (comp.change(forget_driver, [drv_state, kind_box], [drv_state, driver_info], queue=False,
                          api_name=f"forget_{kind}", api_visibility="private")
-             .then(fn, comp, [drv_state, driver_info], api_name=f"driver_{kind}", **raw, **heavy)
+             .then(fn, [comp, drv_state], [drv_state, driver_info], api_name=f"driver_{kind}", **raw, **heavy)
              .success(preview, preview_inputs, preview_image, api_name=f"preview_new_{kind}",
                       api_visibility="private", **heavy)
              .success(driver_views, [drv_state, smoothing], [drv_state, driver_clip, expr_plot, pose_plot],

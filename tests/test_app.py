@@ -682,3 +682,28 @@ def test_one_animation_renders_a_bounded_number_of_frames():
     seconds, note = limits.clip_seconds(10, 240.0)  # 2400 frames asked
     assert seconds == 2.5 and "240 frames per second" in note and "first 2.5 s" in note
     assert core.DemoLimits.from_env({"EXPORT3D_DEMO_MAX_FRAMES": "100"}).max_clip_frames == 100
+
+
+@needs_gradio
+def test_sessions_share_one_bounded_store_and_release_their_entries(tiny_checkpoint, tmp_path):
+    """Two client sessions, a store that keeps one entry: the first session's portrait is released when the second
+    prepares one, and it is told to choose it again; each session's state releases its entry when deleted."""
+    import app
+    from export3d.pipeline import Animator
+
+    store = core.SessionStore(max_items=1)
+    demo = app.build_demo(lambda: Animator.from_pretrained(tiny_checkpoint, device="cpu"), LIMITS, store)
+    states = [b for b in demo.blocks.values() if isinstance(b, gr.State) and b.time_to_live == app.STATE_TTL]
+    assert len(states) == 2 and all(s.delete_callback == store.drop for s in states)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True,
+                            **app.launch_kwargs(LIMITS))
+    try:
+        first, second = _client(url, tmp_path / "a"), _client(url, tmp_path / "b")
+        _prepare(first, PORTRAIT)
+        _prepare(second, PORTRAIT)
+        assert len(store) == 1
+        message = _error(lambda: first.predict(1.0, "Auto", api_name="/grid"))
+        assert message.startswith("Your portrait was released to keep the server's memory bounded"), message
+        assert np.asarray(Image.open(second.predict(1.0, "Auto", api_name="/grid"))).ndim == 3
+    finally:
+        demo.close()

@@ -55,11 +55,13 @@ from .outputs import (
     source_status,
     view_settings,
 )
+from .store import Handle, ReleasedError, SessionStore
 
 __all__ = [
     "DRIVER_SCAN_SECONDS", "ENV", "EXAMPLES_DIR", "IMAGE_CLIP_FPS", "IMAGE_CLIP_SECONDS",
     "MESH_RESOLUTION", "ORBIT_FPS", "ORBIT_FRAMES", "OUTPUT_MAX_AGE", "PREVIEW_SIDE", "REPO_ROOT", "DemoLimits",
-    "DemoMessage", "Driver", "LazyAnimator", "animate_image_clip", "animation_status", "checkpoint_description",
+    "DemoMessage", "Driver", "Handle", "LazyAnimator", "ReleasedError", "SessionStore", "animate_image_clip",
+    "animation_status", "checkpoint_description",
     "compare_image", "crop_preview", "driver_kind", "ease_weights", "export_meshes", "expression_beta",
     "expression_ramp", "expression_settings", "grid_image", "image_clip_inputs", "load_driver", "load_picture",
     "new_output", "on_device", "orbit_video", "output_dir", "prepare_portrait", "preview", "preview_video", "shrink",
