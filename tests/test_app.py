@@ -707,3 +707,23 @@ def test_sessions_share_one_bounded_store_and_release_their_entries(tiny_checkpo
         assert np.asarray(Image.open(second.predict(1.0, "Auto", api_name="/grid"))).ndim == 3
     finally:
         demo.close()
+
+
+def test_outputs_are_pruned_by_age_and_by_total_size(tmp_path, monkeypatch):
+    import time as _time
+
+    monkeypatch.setenv("EXPORT3D_DEMO_OUTPUTS", str(tmp_path))
+    now = _time.time()
+    for i, (age, size) in enumerate([(7200, 10), (300, 600_000), (200, 600_000), (100, 600_000)]):
+        f = tmp_path / f"old{i}.mp4"
+        f.write_bytes(b"x" * size)
+        os.utime(f, (now - age, now - age))
+    fresh = core.new_output("animation", max_mb=1.2)  # 1.2 MiB: the two newest of 3 x 600 kB stay
+    assert fresh.parent == tmp_path and not fresh.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old2.mp4", "old3.mp4"]
+
+
+def test_outputs_live_in_gradios_cache_so_they_are_stored_once(monkeypatch, tmp_path):
+    monkeypatch.delenv("EXPORT3D_DEMO_OUTPUTS", raising=False)
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    assert core.output_dir() == tmp_path / "gradio" / "export3d-outputs"

@@ -19,6 +19,7 @@ IMAGE_CLIP_SECONDS = 2.0  #: an image driver animates into a clip of this length
 IMAGE_CLIP_FPS = 25.0
 ORBIT_FRAMES, ORBIT_FPS = 48, 24.0
 OUTPUT_MAX_AGE = 3600.0  #: seconds; older demo outputs are deleted when new ones are written
+OUTPUT_MAX_MB = 1024.0  #: the outputs' total size cap (``EXPORT3D_DEMO_MAX_OUTPUT_MB``): the oldest go first
 MESH_RESOLUTION = 64  #: marching-cubes grid of the "3D mesh" button
 PREVIEW_SIDE = 640  #: the preview's longest side (the whole photo is scaled down to it for the page)
 
@@ -183,24 +184,48 @@ def export_meshes(animator, src, driver: Driver | None, stem: str, expression=No
 
 # --------------------------------------------------------------------------- outputs
 def output_dir() -> Path:
-    """``$EXPORT3D_DEMO_OUTPUTS`` or ``<tmp>/export3d-demo`` (inside the temp dir, which Gradio may serve)."""
+    """``$EXPORT3D_DEMO_OUTPUTS``, else a folder inside Gradio's own cache (``$GRADIO_TEMP_DIR`` or
+    ``<tmp>/gradio``): Gradio serves files from there without copying them, so each result is stored once."""
     env = os.environ.get("EXPORT3D_DEMO_OUTPUTS")
-    path = Path(env) if env else Path(tempfile.gettempdir()) / "export3d-demo"
+    cache = os.environ.get("GRADIO_TEMP_DIR") or str(Path(tempfile.gettempdir()) / "gradio")
+    path = Path(env) if env else Path(cache) / "export3d-outputs"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def new_output(stem: str, suffix: str = ".mp4", max_age: float = OUTPUT_MAX_AGE) -> Path:
-    """A fresh file name in :func:`output_dir`; deletes demo outputs older than ``max_age`` seconds."""
+def new_output(stem: str, suffix: str = ".mp4", max_age: float = OUTPUT_MAX_AGE, max_mb: float | None = None) -> Path:
+    """A fresh file name in :func:`output_dir`; first deletes outputs older than ``max_age`` seconds, then the
+    oldest until they total at most ``max_mb`` (None: ``EXPORT3D_DEMO_MAX_OUTPUT_MB`` or ``OUTPUT_MAX_MB``)."""
     folder = output_dir()
-    now = time.time()
-    for old in folder.glob("*"):
-        try:
-            if old.is_file() and now - old.stat().st_mtime > max_age:
-                old.unlink()
-        except OSError:
-            pass
+    cap = float(os.environ.get("EXPORT3D_DEMO_MAX_OUTPUT_MB") or OUTPUT_MAX_MB) if max_mb is None else max_mb
+    prune(folder, max_age, int(cap * 2**20))
     return folder / f"{stem}-{uuid.uuid4().hex[:10]}{suffix}"
+
+
+def prune(folder: Path, max_age: float, max_bytes: int) -> None:
+    """Delete the files of ``folder`` older than ``max_age`` seconds, then the oldest until the rest total at most
+    ``max_bytes`` (files vanishing meanwhile, or undeletable, are skipped)."""
+    now, files = time.time(), []
+    for path in folder.glob("*"):
+        try:
+            st = path.stat()
+            if not path.is_file():
+                continue
+            if now - st.st_mtime > max_age:
+                path.unlink()
+            else:
+                files.append((st.st_mtime, st.st_size, path))
+        except OSError:
+            continue
+    total = sum(size for _, size, _ in files)
+    for _, size, path in sorted(files):
+        if total <= max_bytes:
+            break
+        try:
+            path.unlink()
+            total -= size
+        except OSError:
+            continue
 
 
 # ---------------------------------------------------------------------------- status

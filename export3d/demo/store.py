@@ -20,7 +20,7 @@ import numpy as np
 from .inputs import DemoMessage
 
 MAX_ITEMS = 48  #: entries kept at most (portraits and drivers of all sessions together)
-MAX_BYTES = 768 * 2**20  #: their estimated memory at most
+MAX_BYTES = 256 * 2**20  #: their estimated memory at most (a prepared 2048-px portrait with its canvas: ~30 MB)
 
 
 class ReleasedError(DemoMessage):
