@@ -159,6 +159,11 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
             yield None, None, "Upload a portrait (or pick an example)."
             return
         yield None, None, "Preparing the portrait..."
+        # the work runs in a function: Gradio may keep this generator suspended at its last yield, and its frame
+        # must not hold the prepared portrait (that kept ~100 MB per client session alive, past the store's budget)
+        yield prepared(image, crop_scale, crop_x, crop_y)
+
+    def prepared(image, crop_scale, crop_x, crop_y):
         crop_scale = checks.number(crop_scale, checks.CROP_SCALE, "Crop scale")
         crop_x = checks.number(crop_x, checks.CROP_OFFSET, "Crop offset x")
         crop_y = checks.number(crop_y, checks.CROP_OFFSET, "Crop offset y")
@@ -168,7 +173,7 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
         src = core.on_device(src, CPU)
         animator.canvas(src)  # the whole photo's canvas, made now so that the store counts it
         handle = store.put(src, "portrait")
-        yield handle, core.crop_preview(src), core.source_status(src, time.perf_counter() - t0, notes)
+        return handle, core.crop_preview(src), core.source_status(src, time.perf_counter() - t0, notes)
 
     def forget_source(previous=None):
         store.drop(previous)
@@ -189,8 +194,11 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
             return
         store.drop(previous)
         yield None, NO_DRIVER
+        yield loaded_driver(value, kind)  # in a function, as ``prepared``
+
+    def loaded_driver(value, kind):
         driver = core.load_driver(model.get(), value, kind, limits)
-        yield store.put(driver, f"driving {driver.kind}"), driver.describe()
+        return store.put(driver, f"driving {driver.kind}"), driver.describe()
 
     def driver_image(image, previous=None):
         yield from set_driver(image, "image", previous)
