@@ -115,8 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     if bench is not None:
         _run_synthetic(bench, methods, analyzer, lpips, report, args.out, model.warped)
     if not args.no_grid:
-        _run_grid(args, {k: v for k, v in methods.items() if "true camera" not in k}, analyzer, lpips, size, report,
-                  model, args.out)
+        _run_grid(args, grid_methods(methods), analyzer, lpips, size, report, model, args.out)
     if not (args.no_real and args.no_controllability):
         from .real_sets import run_real_sets
 
@@ -151,6 +150,16 @@ def _run_synthetic(bench, methods, analyzer, lpips, report, out: Path, warped: b
             sheet([[samples["source"]] + list(r) for r in rows], out / f"samples_{s}.png")
     if f"views/{OURS}" in samples:
         sheet([list(samples[f"views/{OURS}"]), list(samples["views/target"])], out / "samples_views.png")
+
+
+def grid_methods(methods: dict) -> dict:
+    """The GRID sets' methods: the report's (without the true-camera row), the model also without the driver's
+    framing, the copy moved by the framing, and the 2D landmark warp."""
+    from .grid_eval import UNFRAMED
+    from .methods import COPY_FRAMED, LANDMARK_WARP, copy_framed, landmark_warp
+
+    out = {k: v for k, v in methods.items() if "true camera" not in k}
+    return {**out, OURS + UNFRAMED: methods[OURS], COPY_FRAMED: copy_framed, LANDMARK_WARP: landmark_warp}
 
 
 def _run_grid(args, methods, analyzer, lpips, size, report, model, out: Path) -> None:

@@ -6,6 +6,10 @@
   speaker; there is no ground truth, so only identity (SFace-CSIM with A) and expression/pose
   transfer (AED/APD against B's frame) are measured.
 
+The driving camera carries the driver's framing (``face/framing.py``): how its face moved and grew in its crop
+since its first frame, applied around the source's face — in self-reenactment exactly where the target crop
+has the face. A method named with ``UNFRAMED`` gets the cameras without it.
+
 ``same_person`` lists clips showing the same speaker (never paired in cross).
 """
 
@@ -19,6 +23,7 @@ from tqdm import tqdm
 
 from ..face.crop import CropTransform
 from ..face.extractor import FaceExtractor
+from ..face.framing import reframe, relative_framing
 from ..media.kind import suffix_kind
 from ..media.video import iter_frames
 from .analysis import FaceAnalyzer
@@ -26,6 +31,7 @@ from .methods import Method, cameras_from_angles
 from .scoring import mean_scores, score
 
 SAME_PERSON = (("pwij3p", "swwp2s"),)  #: GRID clips of the same speaker (see shared/data/README.md)
+UNFRAMED = ", no framing"  #: suffix of a method name that gets the cameras without the driver's framing
 
 
 @dataclass
@@ -73,6 +79,20 @@ def distinct_people(clips: list[ClipData]) -> list[ClipData]:
     return kept
 
 
+def framed_cameras(driver: ClipData, idx: np.ndarray, source: ClipData, size: int) -> np.ndarray:
+    """``(N, 25)``: the driver's cameras at frames ``idx`` with its framing since its first frame, applied
+    around the source's face (its first frame; all landmarks in crop pixels of ``size``)."""
+    ref, own = driver.landmarks[0], source.landmarks[0]
+    return np.stack([reframe(driver.camera[i], relative_framing(driver.landmarks[i], ref, own, size)) for i in idx])
+
+
+def _predict(method: Method, name: str, src: ClipData, driver: ClipData, idx: np.ndarray, size: int) -> np.ndarray:
+    camera = driver.camera[idx] if name.endswith(UNFRAMED) else framed_cameras(driver, idx, src, size)
+    return method(src.crops[0], driver.beta[idx], camera, source_camera=src.camera[0], source_beta=src.beta[0],
+                  source_landmarks=_first(src.landmarks), driver_landmarks=driver.landmarks[idx],
+                  reference_landmarks=driver.landmarks[0])
+
+
 def evaluate_grid(clips: list[ClipData], methods: dict[str, Method], analyzer: FaceAnalyzer, lpips=None,
                   cross_stride: int = 5, progress: bool = True,
                   self_stride: int = 2) -> tuple[dict, dict[str, np.ndarray]]:
@@ -89,8 +109,7 @@ def evaluate_grid(clips: list[ClipData], methods: dict[str, Method], analyzer: F
         ok = (np.flatnonzero(a.valid[1:]) + 1)[::self_stride]
         ra = readouts[a.name]
         for name, method in methods.items():
-            pred = method(src, a.beta[ok], a.camera[ok], source_camera=a.camera[0], source_beta=a.beta[0],
-                          source_landmarks=_first(a.landmarks))
+            pred = _predict(method, name, a, a, ok, src.shape[0])
             self_scores[name].append(score(pred, a.crops[ok], analyzer.read(pred), ra.rows(ok), ra.rows(ok),
                                            np.repeat(src_id, len(ok), 0), lpips))
             if a is clips[0]:
@@ -103,8 +122,7 @@ def evaluate_grid(clips: list[ClipData], methods: dict[str, Method], analyzer: F
             idx = np.flatnonzero(b.valid)[::cross_stride]
             rb = readouts[b.name]
             for name, method in methods.items():
-                pred = method(src, b.beta[idx], b.camera[idx], source_camera=a.camera[0], source_beta=a.beta[0],
-                              source_landmarks=_first(a.landmarks))
+                pred = _predict(method, name, a, b, idx, src.shape[0])
                 s = score(pred, b.crops[idx], analyzer.read(pred), rb.rows(idx), rb.rows(idx),
                           np.repeat(src_id, len(idx), 0), None)
                 cross_scores[name].append({k: s[k] for k in ("SFace-CSIM", "AED", "APD", "face found")})

@@ -1,11 +1,16 @@
 """The methods a report compares: the model and two trivial baselines.
 
 A method maps ``(source (S, S, 3) uint8, beta (N, 52), camera (N, 25), source_camera (25,) | None,
-source_beta (52,) | None, source_landmarks (478, 2) | None)`` to predictions ``(N, S, S, 3)`` uint8 (the source's
-own camera is needed by warped models only, its own expression by those with an expression field, its MediaPipe
-landmarks in crop pixels by those with ``appearance.eyelids`` or ``mouth``). Baselines ignore the driving signals:
+source_beta (52,) | None, source_landmarks (478, 2) | None, driver_landmarks (N, 478, 2) | None,
+reference_landmarks (478, 2) | None)`` to predictions ``(N, S, S, 3)`` uint8 (the source's own camera is needed by
+warped models only, its own expression by those with an expression field, its MediaPipe landmarks in crop pixels
+by those with ``appearance.eyelids`` or ``mouth``; the driver's landmarks and those of its reference frame, in the
+driver's own pixels, by the 2D landmark warp only). The camera's intrinsics may carry a framing
+(``face/framing.py``). Baselines ignore the driving signals:
 
 * ``copy source``: the source image itself (what a model that learned nothing 3-D would give);
+* ``copy source, framed``: the source moved by the camera's framing only (a 2D scale and shift);
+* ``2D landmark warp``: ``landmark_warp.LandmarkWarp`` of the source (no model; it ignores the framing);
 * ``mean training image``: the per-pixel mean of training frames (the best constant image in L2).
 
 ``oracle warp`` is not a ``Method``: it needs the true correspondence field of each target (synthetic
@@ -21,11 +26,13 @@ import torch
 
 from ..face.head_pose import camera_from_angles
 from ..models.export3d import Export3D
+from ..rendering.camera import intrinsics
 from .scoring import to_tensor, to_uint8
 
 Method = Callable[..., np.ndarray]  #: ``(source, beta, camera, source_camera=None, source_beta=None,
-#: source_landmarks=None) -> predictions``
+#: source_landmarks=None, driver_landmarks=None, reference_landmarks=None) -> predictions``
 ORACLE_WARP = "oracle warp"
+COPY_FRAMED, LANDMARK_WARP = "copy source, framed", "2D landmark warp"
 
 
 def oracle_warp(source: np.ndarray, correspondence: np.ndarray, visible: np.ndarray) -> np.ndarray:
@@ -42,7 +49,7 @@ def model_method(model: Export3D, chunk: int = 16) -> Method:
 
     @torch.inference_mode()
     def run(source: np.ndarray, beta: np.ndarray, camera: np.ndarray, source_camera=None,
-            source_beta=None, source_landmarks=None) -> np.ndarray:
+            source_beta=None, source_landmarks=None, **_) -> np.ndarray:
         dev = next(model.parameters()).device
         image = to_tensor(source[None]).to(dev)
         feats = model.encode_source(image)
@@ -77,14 +84,39 @@ def _frames(model: Export3D, feats, image: torch.Tensor, own: tuple, beta: torch
     return out.image
 
 
-def copy_source(source: np.ndarray, beta: np.ndarray, camera: np.ndarray, source_camera=None,
-                source_beta=None, source_landmarks=None) -> np.ndarray:
+def copy_source(source: np.ndarray, beta: np.ndarray, camera: np.ndarray, **_) -> np.ndarray:
     return np.repeat(source[None], len(beta), axis=0)
 
 
+def framing_matrix(camera: np.ndarray, size: int) -> np.ndarray:
+    """``(2, 3)`` pixel affine of the framing a camera's intrinsics carry, relative to the default ones
+    (``rendering.camera.reframe_camera`` applied to ``intrinsics()``): ``u' = s u + (c' - s c) size``."""
+    k, k0 = np.asarray(camera, np.float64)[16:].reshape(3, 3), intrinsics()[0].double().numpy()
+    s = k[0, 0] / k0[0, 0]
+    return np.array([[s, 0.0, (k[0, 2] - s * k0[0, 2]) * size], [0.0, s, (k[1, 2] - s * k0[1, 2]) * size]])
+
+
+def copy_framed(source: np.ndarray, beta: np.ndarray, camera: np.ndarray, **_) -> np.ndarray:
+    """The source moved by each camera's framing (``framing_matrix``), its border replicated."""
+    import cv2
+
+    size = source.shape[0]
+    return np.stack([cv2.warpAffine(source, framing_matrix(c, size), (size, size), flags=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_REPLICATE) for c in np.asarray(camera)])
+
+
+def landmark_warp(source: np.ndarray, beta: np.ndarray, camera: np.ndarray, source_landmarks=None,
+                  driver_landmarks=None, reference_landmarks=None, **_) -> np.ndarray:
+    """``LandmarkWarp`` of the source following the driver's landmarks relative to its reference frame."""
+    from .landmark_warp import LandmarkWarp
+
+    if source_landmarks is None or driver_landmarks is None or reference_landmarks is None:
+        raise ValueError("the 2D landmark warp needs the source's, the driver's and the reference's landmarks")
+    return LandmarkWarp(source, source_landmarks).drive(driver_landmarks, reference_landmarks)
+
+
 def constant_method(image: np.ndarray) -> Method:
-    def run(source: np.ndarray, beta: np.ndarray, camera: np.ndarray, source_camera=None,
-            source_beta=None, source_landmarks=None) -> np.ndarray:
+    def run(source: np.ndarray, beta: np.ndarray, camera: np.ndarray, **_) -> np.ndarray:
         return np.repeat(image[None], len(beta), axis=0)
 
     return run

@@ -122,3 +122,15 @@ def camera_from_angles(yaw: float, pitch: float, roll: float = 0.0, radius: floa
     if roll != 0.0:
         cam = roll_camera(cam, torch.tensor([float(roll)]))
     return cam[0].numpy().astype(np.float32)
+
+
+def reframe_camera(camera: np.ndarray, scale: float, centre=(0.5, 0.5), shift=(0.0, 0.0)) -> np.ndarray:
+    """The ``(25,)`` camera whose image is ``camera``'s mapped by ``u' = scale (u - centre) + centre + shift``
+    (normalised image units; ``face.framing.Framing``): focal lengths times ``scale``, the principal point moved
+    with the image. The view direction and the world do not change."""
+    out = np.array(camera, np.float32, copy=True)
+    k = out[16:].reshape(3, 3)
+    for axis in (0, 1):
+        k[axis, axis] *= scale
+        k[axis, 2] = scale * (k[axis, 2] - centre[axis]) + centre[axis] + shift[axis]
+    return out

@@ -1,0 +1,75 @@
+"""Framing (face/framing.py) and its camera (rendering/camera.py reframe_camera): analytic checks."""
+
+import numpy as np
+import pytest
+import torch
+
+from export3d.evaluation.methods import copy_framed, framing_matrix
+from export3d.face.framing import FRAMING_POINTS, MAX_SHIFT, Framing, face_frame, reframe, relative_framing
+from export3d.rendering.camera import camera_from_angles, project_points, reframe_camera
+
+
+def landmarks(seed: int = 0, size: float = 100.0) -> np.ndarray:
+    """478 random points in a square of ``size`` around (120, 130)."""
+    return np.random.default_rng(seed).uniform(-size / 2, size / 2, (478, 2)) + np.array([120.0, 130.0])
+
+
+def test_reframed_camera_moves_projections_by_the_framing():
+    cam = camera_from_angles(10.0, -5.0, 3.0)
+    s, c, t = 1.1, (0.45, 0.55), (0.03, -0.02)
+    points = torch.tensor([[[0.1, 0.2, 0.3], [-0.2, 0.05, 0.1], [0.0, -0.3, 0.25]]])
+    before = project_points(points, torch.from_numpy(cam)[None], 256)[0, :, :2].numpy() / 256
+    after = project_points(points, torch.from_numpy(reframe_camera(cam, s, c, t))[None], 256)[0].numpy()
+    expected = s * (before - np.array(c)) + np.array(c) + np.array(t)
+    np.testing.assert_allclose(after[:, :2] / 256, expected, atol=1e-5)
+    np.testing.assert_allclose(reframe_camera(cam, s, c, t)[:16], cam[:16])  # the pose is untouched
+
+
+def test_framing_matrix_is_the_framing_in_pixels():
+    f = Framing(0.9, (0.4, 0.6), (0.05, 0.01))
+    cam = reframe(camera_from_angles(0.0, 0.0), f)
+    np.testing.assert_allclose(framing_matrix(cam, 128), f.matrix(128), atol=1e-5)
+    p = np.array([[0.2, 0.3], [0.7, 0.9]])
+    np.testing.assert_allclose(f.matrix(128) @ np.c_[p * 128, np.ones(2)].T, (f.apply(p) * 128).T, atol=1e-9)
+
+
+def test_unchanged_driver_gives_the_identity():
+    ref = landmarks()
+    f = relative_framing(ref, ref, landmarks(1), 256)
+    assert f.is_identity or (f.scale == pytest.approx(1.0) and np.allclose(f.shift, 0.0))
+    cam = camera_from_angles(5.0, 2.0)
+    np.testing.assert_allclose(reframe(cam, Framing()), cam)
+
+
+def test_driver_motion_is_carried_in_units_of_face_size():
+    ref = landmarks()
+    centre, size = face_frame(ref)
+    driver = 1.1 * (ref - centre) + centre + np.array([4.0, -2.0])  # 10 % larger, moved
+    portrait = 0.5 * landmarks(2) + 10.0
+    pc, ps = face_frame(portrait)
+    f = relative_framing(driver, ref, portrait, 200)
+    assert f.scale == pytest.approx(1.1)
+    np.testing.assert_allclose(f.centre, pc / 200)
+    np.testing.assert_allclose(f.shift, np.array([4.0, -2.0]) / size * ps / 200)
+
+
+def test_framing_is_clamped():
+    ref = landmarks()
+    f = relative_framing(3.0 * ref + 500.0, ref, ref, 256)
+    assert f.scale == pytest.approx(1.25) and max(abs(v) for v in f.shift) == pytest.approx(MAX_SHIFT)
+
+
+def test_face_frame_uses_only_the_framing_points():
+    ref = landmarks()
+    moved = ref.copy()
+    others = np.setdiff1d(np.arange(478), FRAMING_POINTS)
+    moved[others] += 50.0
+    np.testing.assert_allclose(face_frame(moved)[0], face_frame(ref)[0])
+
+
+def test_copy_framed_shifts_by_whole_pixels():
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    cam = reframe(camera_from_angles(0.0, 0.0), Framing(1.0, (0.5, 0.5), (3 / 32, -2 / 32)))
+    out = copy_framed(img, np.zeros((1, 52)), cam[None])[0]
+    np.testing.assert_array_equal(out[:30, 3:], img[2:, :29])  # content moved 3 right, 2 up
