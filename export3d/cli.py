@@ -117,7 +117,8 @@ def view_from_args(a):
     """``ViewSettings`` of ``animate``'s camera options."""
     from .pipeline import ViewSettings
 
-    return ViewSettings(a.yaw, a.pitch, follow_head=not a.fixed_camera, relative=not a.absolute_pose)
+    return ViewSettings(a.yaw, a.pitch, follow_head=not a.fixed_camera, relative=not a.absolute_pose,
+                        follow_position=not a.fixed_position)
 
 
 def cmd_animate(a) -> None:

@@ -87,6 +87,8 @@ def _animate_parser(sub) -> None:
     an.add_argument("--pitch", type=float, default=0.0, help="camera pitch offset in degrees (+ = from above)")
     an.add_argument("--fixed-camera", action="store_true",
                     help="ignore the driver's head motion: fixed camera at --yaw/--pitch")
+    an.add_argument("--fixed-position", action="store_true",
+                    help="keep the face where it is in the portrait (do not follow the driver's face shift and size)")
     an.add_argument("--absolute-pose", action="store_true",
                     help="the camera takes the driver's head pose itself (and --yaw/--pitch count from the frontal "
                          "view), not the portrait's own pose plus the driver's motion since its first frame")

@@ -5,7 +5,15 @@ import pytest
 import torch
 
 from export3d.evaluation.methods import copy_framed, framing_matrix
-from export3d.face.framing import FRAMING_POINTS, MAX_SHIFT, Framing, face_frame, reframe, relative_framing
+from export3d.face.framing import (
+    FRAMING_POINTS,
+    MAX_SHIFT,
+    Framing,
+    FramingTrack,
+    face_frame,
+    reframe,
+    relative_framing,
+)
 from export3d.rendering.camera import camera_from_angles, project_points, reframe_camera
 
 
@@ -73,3 +81,30 @@ def test_copy_framed_shifts_by_whole_pixels():
     cam = reframe(camera_from_angles(0.0, 0.0), Framing(1.0, (0.5, 0.5), (3 / 32, -2 / 32)))
     out = copy_framed(img, np.zeros((1, 52)), cam[None])[0]
     np.testing.assert_array_equal(out[:30, 3:], img[2:, :29])  # content moved 3 right, 2 up
+
+
+def test_track_follows_the_driver_from_its_first_frame():
+    ref, portrait = landmarks(), landmarks(3)
+    centre, size = face_frame(ref)
+    track = FramingTrack(portrait, 256, fps=25.0, smoothing=0.0)
+    assert track(ref).is_identity
+    f = track(ref + np.array([size * 0.1, 0.0]))  # moved a tenth of its face size to the right
+    assert f.shift[0] == pytest.approx(0.1 * face_frame(portrait)[1] / 256)
+    assert f.shift[1] == pytest.approx(0.0, abs=1e-12) and f.scale == pytest.approx(1.0)
+
+
+def test_smoothed_track_lags_a_step():
+    ref = landmarks()
+    _, size = face_frame(ref)
+    track = FramingTrack(ref, 256, fps=25.0, smoothing=1.0)
+    track(ref)
+    first = track(ref + np.array([size * 0.1, 0.0])).shift[0]
+    assert 0 < first < 0.1 * size / 256  # part of the step, not all of it
+
+
+def test_view_without_position_has_no_track():
+    from export3d.pipeline.jobs import framing_track
+    from export3d.pipeline.views import ViewSettings
+
+    assert framing_track(None, ViewSettings(follow_position=False), 25.0, 0.5) is None
+    assert framing_track(None, ViewSettings(relative=False), 25.0, 0.5) is None

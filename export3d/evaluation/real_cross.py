@@ -4,7 +4,8 @@ Each portrait (every file of ``--portraits`` that ``load_image`` reads, plus ``s
 is prepared with ``Animator.prepare_source``; each driver clip (first ``seconds`` of every GRID video) is
 tracked with ``Animator.extractor.track`` at the app's smoothing (0.5); frames are rendered with the app's
 defaults (relative camera: the portrait's own pose plus the driver's head motion since its first frame,
-``Animator.camera_for(signals, ViewSettings(), portrait, first)``; the app's auto expression transfer at strength
+``Animator.camera_for(signals, ViewSettings(), portrait, first)``, with the driver's framing, ``jobs.framing_track``;
+the app's auto expression transfer at strength
 1, i.e. relative to the driver's first frame for a video: ``ExpressionSettings().resolved(video=True)``), every
 ``stride``-th frame kept. ``pose_error`` of every
 method is measured against that pose (the portrait's read pose plus the driver's read motion).
@@ -30,10 +31,12 @@ from tqdm import tqdm
 from ..errors import FaceInputError
 from ..face.crop import CropTransform
 from ..face.extractor import FaceSignals
+from ..face.framing import reframe
 from ..media.image import load_image
 from ..media.kind import suffix_kind
 from ..media.video import iter_frames
 from ..pipeline import Animator, ExpressionSettings, PreparedSource, ViewSettings, transfer_expression
+from ..pipeline.jobs import framing_track
 from .analysis import FaceAnalyzer, FaceReadout
 from .landmark_warp import LandmarkWarp
 from .real_figures import collapse, mean_figures, nanmean, pair_figures, relative_target
@@ -131,12 +134,16 @@ def prepare_portraits(animator: Animator, analyzer: FaceAnalyzer,
     return out, skipped
 
 
-def render_methods(animator: Animator, portrait: PreparedPortrait, driver: Driver) -> dict[str, np.ndarray]:
-    """``{method: (F, out, out, 3) uint8}`` for one portrait and driver (app defaults for ours)."""
-    sig = driver.signals
+def render_methods(animator: Animator, portrait: PreparedPortrait, driver: Driver,
+                   settings: RealCrossSettings | None = None) -> dict[str, np.ndarray]:
+    """``{method: (F, out, out, 3) uint8}`` for one portrait and driver (app defaults for ours, the driver's framing
+    included: ``jobs.framing_track`` at the kept frames' rate)."""
+    sig, settings = driver.signals, settings or RealCrossSettings()
     beta = transfer_expression(np.stack([s.beta for s in sig]), portrait.src.signals.beta,
                                ExpressionSettings().resolved(video=True))
-    cameras = np.stack([animator.camera_for(s, ViewSettings(), portrait.src, sig[0]) for s in sig])
+    track = framing_track(portrait.src, ViewSettings(), FPS / settings.stride, settings.smoothing)
+    cameras = np.stack([reframe(animator.camera_for(s, ViewSettings(), portrait.src, sig[0]), track(s.landmarks))
+                        for s in sig])
     landmarks = np.stack([s.landmarks for s in sig])
     return {OURS: animator.render(portrait.src, beta, cameras),
             COPY: np.repeat(portrait.crop[None], len(sig), 0),
@@ -155,7 +162,7 @@ def evaluate_real_cross(animator: Animator, analyzer: FaceAnalyzer, portraits: l
         drv = analyzer.read(driver.frames)
         for portrait in prepared:
             target = relative_target(portrait.readout.angles[0], drv)  # the pose the app asks for
-            frames = render_methods(animator, portrait, driver)
+            frames = render_methods(animator, portrait, driver, settings)
             for method, images in frames.items():
                 out = repeat_readout(portrait.readout, len(images)) if method == COPY else analyzer.read(images)
                 figs = pair_figures(out, drv, portrait.readout.identity[0], target)
@@ -203,8 +210,9 @@ def to_report(res: RealCrossResult, drivers: list[Driver], settings: RealCrossSe
     note = (f"{len(res.portraits)} portraits x {len(drivers)} driver clips ({frames} driver frames: first "
             f"{settings.seconds:g} s of each clip, all frames tracked, 1 in {settings.stride} kept, tracker "
             f"smoothing {settings.smoothing:g}); app defaults (relative camera: the portrait's own "
-            f"pose plus the driver's head motion; absolute expression transfer, strength 1; pose error against that "
-            f"pose); all methods compared at the app's {size}x{size} output crop.")
+            f"pose plus the driver's head motion and framing; auto expression transfer: relative, the jaw copied, "
+            f"strength 1; pose error against that pose); all methods compared at the app's {size}x{size} output "
+            f"crop.")
     if res.skipped:
         note += " Not used: " + "; ".join(res.skipped) + "."
     return {"scores": res.scores, "portraits": res.portraits, "pairs": res.pairs, "collapse": res.collapse,

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..rendering.camera import reframe_camera
+from .smoothing import OneEuroFilter, smoothing_params
 
 #: eye corners, nose bridge, forehead, chin and the face oval (MediaPipe FaceMesh indices)
 FRAMING_POINTS = (33, 133, 362, 263, 168, 6, 197, 195, 10, 152, 234, 454, 127, 356, 93, 323, 58, 288)
@@ -62,6 +63,25 @@ def face_frame(points: np.ndarray) -> tuple[np.ndarray, float]:
     return centre, float(np.sqrt(((p - centre) ** 2).sum(1).mean()))
 
 
+def face_motion(driver: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``(3,)``: the driver's face centre shift ``(dx, dy)`` since ``reference`` in units of the reference face's
+    size, and its size ratio (``(0, 0, 1)`` when it did not move). Both ``(478, 2)``, the same pixels."""
+    c0, s0 = face_frame(reference)
+    c1, s1 = face_frame(driver)
+    if s0 <= 0:
+        return np.array([0.0, 0.0, 1.0])
+    return np.array([*((c1 - c0) / s0), s1 / s0])
+
+
+def framing_of_motion(motion: np.ndarray, portrait: np.ndarray, size: float) -> Framing:
+    """The ``Framing`` that moves the portrait's face (``(478, 2)`` in a ``size``-pixel frame) by ``motion``
+    (``face_motion``), clamped to ``MAX_SCALE_CHANGE`` and ``MAX_SHIFT``."""
+    cp, sp = face_frame(portrait)
+    scale = float(np.clip(motion[2], 1 / (1 + MAX_SCALE_CHANGE), 1 + MAX_SCALE_CHANGE))
+    shift = np.clip(np.asarray(motion[:2]) * sp / size, -MAX_SHIFT, MAX_SHIFT)
+    return Framing(scale, (float(cp[0] / size), float(cp[1] / size)), (float(shift[0]), float(shift[1])))
+
+
 def relative_framing(driver: np.ndarray, reference: np.ndarray, portrait: np.ndarray, size: float) -> Framing:
     """How the portrait's face moves when the driver's face moves from ``reference`` to ``driver``.
 
@@ -72,14 +92,23 @@ def relative_framing(driver: np.ndarray, reference: np.ndarray, portrait: np.nda
         the ``Framing`` (normalised units of the portrait's frame), clamped to ``MAX_SCALE_CHANGE`` and
         ``MAX_SHIFT``; the identity when ``driver`` equals ``reference``.
     """
-    c0, s0 = face_frame(reference)
-    c1, s1 = face_frame(driver)
-    cp, sp = face_frame(portrait)
-    if s0 <= 0 or sp <= 0:
-        return Framing()
-    scale = float(np.clip(s1 / s0, 1 / (1 + MAX_SCALE_CHANGE), 1 + MAX_SCALE_CHANGE))
-    shift = np.clip((c1 - c0) / s0 * sp / size, -MAX_SHIFT, MAX_SHIFT)
-    return Framing(scale, (float(cp[0] / size), float(cp[1] / size)), (float(shift[0]), float(shift[1])))
+    return framing_of_motion(face_motion(driver, reference), portrait, size)
+
+
+class FramingTrack:
+    """A driving video's framings, frame after frame: ``face_motion`` since its first frame, smoothed with the
+    tracker's One Euro filter at ``smoothing`` (0: off), then ``framing_of_motion`` around the portrait's face."""
+
+    def __init__(self, portrait: np.ndarray, size: float, fps: float, smoothing: float):
+        self.portrait, self.size = portrait, size
+        self.reference: np.ndarray | None = None
+        self.filter = OneEuroFilter(fps, *smoothing_params(smoothing))
+
+    def __call__(self, driver: np.ndarray) -> Framing:
+        """The framing of the next frame, whose landmarks are ``driver (478, 2)`` (the first frame: identity)."""
+        if self.reference is None:
+            self.reference = np.asarray(driver, np.float64)
+        return framing_of_motion(self.filter(face_motion(driver, self.reference)), self.portrait, self.size)
 
 
 def reframe(camera: np.ndarray, framing: Framing) -> np.ndarray:

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from ..face.extractor import FaceExtractor, FaceSignals
+from ..face.framing import FramingTrack, reframe
 from ..media.files import atomic_write
 from ..media.image import ImageSource, load_image, save_image
 from ..media.kind import IMAGE_OUTPUTS
@@ -87,7 +88,8 @@ def run_video(frames: FrameRenderer, extractor: FaceExtractor, src: PreparedSour
             else:  # decoded only for the side-by-side frames and the count: one signal per frame read
                 signals = (s for _, s in zip(frames_in, job.tracked, strict=False))
             images = _stream(frames, src, signals, job, stats, shown, depth,
-                             _expected_frames(info.frame_count, info.fps, job.max_seconds), canvas)
+                             _expected_frames(info.frame_count, info.fps, job.max_seconds), canvas,
+                             framing_track(src, job.view, info.fps, job.smoothing))
             audio = job.driver if job.audio and info.has_audio else None
             written.append(write_video(job.out_path, images, info.fps, audio_from=audio))
         if depth is not None:
@@ -189,9 +191,18 @@ def several_faces_warning(src: PreparedSource) -> str:
             f"face {src.signals.face_index + 1} (largest first) was animated.")
 
 
+def framing_track(src: PreparedSource, view: ViewSettings, fps: float, smoothing: float) -> FramingTrack | None:
+    """The driver's framing applied around the portrait's face in its crop (``face/framing.py``), when ``view``
+    follows the driver's head relative to the portrait (``ViewSettings.follow_position``); else None."""
+    if not (view.relative and view.follow_head and view.follow_position):
+        return None
+    t = src.transform
+    return FramingTrack(t.image_to_crop(src.signals.landmarks), t.out_size, fps, smoothing)
+
+
 def _stream(frames: FrameRenderer, src: PreparedSource, signals: Iterable[FaceSignals], job: VideoJob,
             stats: _Stats, shown: deque | None, depth: SideVideo | None, total: int | None,
-            canvas: Canvas | None = None) -> Iterator[np.ndarray]:
+            canvas: Canvas | None = None, framing: FramingTrack | None = None) -> Iterator[np.ndarray]:
     reference = None  #: the driver's first frame (relative expression transfer and head motion)
     own = src.signals.angles
     for chunk in _chunks(signals, frames.chunk):
@@ -199,6 +210,8 @@ def _stream(frames: FrameRenderer, src: PreparedSource, signals: Iterable[FaceSi
         reference = chunk[0] if reference is None else reference
         beta = transfer_expression(driver_beta, src.signals.beta, job.expression.resolved(True), reference.beta)
         cameras = np.stack([view_camera(s.angles, job.view, own, reference.angles) for s in chunk])
+        if framing is not None:
+            cameras = np.stack([reframe(c, framing(s.landmarks)) for c, s in zip(cameras, chunk, strict=True)])
         images, depths = frames.frames(src.features, beta, cameras, depth=depth is not None, warp=src.warp,
                                        canvas=canvas)
         for k, (s, image) in enumerate(zip(chunk, images, strict=True)):

@@ -42,6 +42,8 @@ class ViewSettings:
     so the output at rest is the photo's own view; with ``follow_head`` a driving video's head *motion* (its pose
     minus its first frame's, ``reference``) is added, and ``yaw``/``pitch`` are offsets from there. A turned-away
     portrait keeps its turn instead of being swung to face the camera (the part of the face it never showed).
+    With ``follow_position`` the face also moves across the frame and grows or shrinks as the driver's does since
+    its first frame (``face/framing.py``, carried by the camera's intrinsics; smoothed like the tracking).
     ``relative=False``, or no portrait pose given: absolute, as the paper does it: ``follow_head=True`` puts the
     camera at the driver's head pose (yaw, pitch and roll) plus the offsets, ``follow_head=False`` (or no driver
     pose known) at ``(yaw, pitch)`` on the default orbit. The result is clamped to ``|yaw| <= 45``,
@@ -52,6 +54,7 @@ class ViewSettings:
     pitch: float = 0.0
     follow_head: bool = True
     relative: bool = True
+    follow_position: bool = True  #: relative and following a video: also its face's shift and size change
 
 
 def clamp_angles(yaw: float, pitch: float, roll: float = 0.0) -> tuple[float, float, float]:
