@@ -127,6 +127,18 @@ def test_stage2_keeps_clebs_frozen(data, tmp_path):
     assert all(torch.equal(s1[k], trained[k]) for k in s1)
 
 
+def test_stage2_trains_a_direct_expression_encoder(data, tmp_path):
+    import dataclasses
+
+    cfg = ModelConfig.small()
+    cfg = dataclasses.replace(cfg, expression=dataclasses.replace(cfg.expression, kind="direct"))
+    torch.manual_seed(Stage2Config().seed)
+    initial = Export3D(cfg).expression.state_dict()
+    train_stage2(cfg, Stage2Config(batch=2, lpips=0.0), data, tmp_path / "s2", None, steps=2, minutes=5)
+    trained = Export3D.from_pretrained(tmp_path / "s2" / "model").expression.state_dict()
+    assert any(not torch.equal(initial[k], trained[k]) for k in initial)  # the ablation's MLP learns with G
+
+
 def _ddp_worker(rank: int, world: int, init: str, out: str) -> None:
     import torch.distributed as dist
 

@@ -42,7 +42,8 @@ def train_stage2(cfg: ModelConfig, s2: Stage2Config, data: TrainingData, out: Pa
         model.expression.load_state_dict(load_file(str(stage1_dir / EXPRESSION_WEIGHTS)))
     model.configure_runtime(bf16_cnn=bf16, channels_last=bf16)  # autocast covers CNNs; renderer stays fp32
     model.to(d.device), disc.to(d.device)
-    model.expression.requires_grad_(False)  # CLeBS is frozen after pre-training
+    if cfg.expression.kind == "clebs":
+        model.expression.requires_grad_(False)  # CLeBS is frozen after pre-training; a direct MLP trains with G
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
     opt_g = torch.optim.Adam(params, lr=s2.lr_g, betas=s2.betas)
