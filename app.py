@@ -3,8 +3,10 @@
     python app.py                  # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT to change)
 
 Environment: EXPORT3D_CHECKPOINT (model folder or Hub repo id), EXPORT3D_DEMO_* limits (export3d/demo/limits.py:
-upload size, image size, clip length, queue size, ZeroGPU durations), EXPORT3D_DEMO_OUTPUTS (where results are
-written), EXPORT3D_TORCH_THREADS (CPU threads).
+upload size, image size, clip length, queue size, ZeroGPU durations, the uploads' disk cap, the idle memory sweep),
+EXPORT3D_DEMO_OUTPUTS (where results are written), EXPORT3D_TORCH_THREADS (CPU threads). ``python app.py`` also
+starts a housekeeping thread (``start_housekeeping``) that gives memory back when the server is idle and bounds the
+uploads on disk.
 
 The model (``EXPORT3D_CHECKPOINT`` or checkpoints/export3d-small) is loaded on first use, so importing this
 module has no side effects and start-up needs no network. On Hugging Face ZeroGPU Spaces the heavy functions
@@ -20,6 +22,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry / ver
 import functools  # noqa: E402
 import inspect  # noqa: E402
 import logging  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 
@@ -140,17 +143,27 @@ def _require(src, driver=None, need_driver=True):
 
 
 def build_demo(animator_factory: Callable[[], object] | None = None,
-               limits: core.DemoLimits | None = None, store: core.SessionStore | None = None) -> gr.Blocks:
+               limits: core.DemoLimits | None = None, store: core.SessionStore | None = None,
+               sweep: core.IdleSweep | None = None) -> gr.Blocks:
     """The Blocks app, queued. ``animator_factory() -> Animator`` is called once, on first use (default: the
     checkpoint); ``limits`` default to ``DemoLimits.from_env()``; ``store``: where the sessions' portraits and
-    drivers live (default: a new ``SessionStore``, one memory budget for all sessions)."""
+    drivers live (default: a new ``SessionStore``, one memory budget for all sessions); ``sweep``: the idle sweep
+    the launch code runs (``start_housekeeping``): the handlers report their jobs to its ``activity``, the model's
+    cache is among its ``caches`` and its ``store`` is the app's."""
     limits = limits or core.DemoLimits.from_env()
     model = core.LazyAnimator(animator_factory)
+    if sweep is not None:
+        if store is not None and store is not sweep.store:
+            raise ValueError("build_demo: pass the store or a sweep over it, not two different stores")
+        store = sweep.store
+        sweep.caches.append(model)
     store = core.SessionStore() if store is None else store
+    job = (core.Activity() if sweep is None else sweep.activity).track  # what the idle sweep waits for
 
     # ------------------------------------------------------------------ handlers
     @gpu(duration=limits.gpu_duration())
     @friendly_errors
+    @job
     def prepare(image, crop_scale=1.0, crop_x=0.0, crop_y=0.0, previous=None):
         """Portrait (any upload value) + crop controls -> (session handle, crop preview, status); the previous
         portrait is released first, so that a failure leaves none (through the API as on the page)."""
@@ -187,6 +200,7 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
 
     @gpu(duration=limits.gpu_duration())
     @friendly_errors
+    @job
     def set_driver(value, kind, previous=None):
         """The previous driver is released first, so that a failure leaves none (as ``prepare``)."""
         if not value:
@@ -208,6 +222,7 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
 
     @gpu(duration=limits.gpu_duration())
     @friendly_errors
+    @job
     def preview(src, driver, yaw, pitch, follow, strength=1.0, mode="Auto", crop=False):
         src, driver = store.get(src), store.get(driver)
         if src is None:
@@ -217,6 +232,7 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
 
     @gpu(duration=limits.gpu_duration(limits.max_clip_seconds))
     @friendly_errors
+    @job
     def driver_views(handle, smoothing=0.5):
         """A video driver's browser-playable preview and its signals over time (images: nothing to show)."""
         driver = store.get(handle)
@@ -232,6 +248,7 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
 
     @gpu(duration=limits.gpu_duration(limits.max_clip_seconds))
     @friendly_errors
+    @job
     def animate(src, driver, yaw, pitch, follow, strength=1.0, mode="Auto", smoothing=0.5, max_seconds=None,
                 beside=False, depth=False, crop=False, progress=gr.Progress()):  # noqa: B008
         view, expression = _view(yaw, pitch, follow), _expression(strength, mode)
@@ -278,6 +295,7 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
 
     @gpu(duration=limits.gpu_duration())
     @friendly_errors
+    @job
     def grid(src, driver, strength=1.0, mode="Auto"):
         src, driver = store.get(src), store.get(driver)
         _require(src, need_driver=False)
@@ -285,6 +303,7 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
 
     @gpu(duration=limits.gpu_duration(core.ORBIT_FRAMES / core.ORBIT_FPS))
     @friendly_errors
+    @job
     def orbit(src, driver, strength=1.0, mode="Auto", progress=gr.Progress()):  # noqa: B008
         src, driver = store.get(src), store.get(driver)
         _require(src, need_driver=False)
@@ -294,6 +313,7 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
 
     @gpu(duration=limits.gpu_duration())
     @friendly_errors
+    @job
     def mesh(src, driver, strength=1.0, mode="Auto", progress=gr.Progress()):  # noqa: B008
         src, driver = store.get(src), store.get(driver)
         _require(src, need_driver=False)
@@ -474,12 +494,28 @@ def launch_kwargs(limits: core.DemoLimits | None = None) -> dict:
             "max_file_size": limits.max_file_size}
 
 
-if __name__ == "__main__":
+def start_housekeeping(sweep: core.IdleSweep, limits: core.DemoLimits,
+                       period: float = core.SWEEP_PERIOD) -> tuple[threading.Thread, threading.Event]:
+    """The daemon thread that, every ``period`` seconds, gives memory back when the server is idle (``sweep``) and
+    keeps the uploads in Gradio's cache under ``limits.max_uploads_mb``; returns it and the event that stops it."""
+    uploads = core.UploadSweep(core.gradio_cache(), limits.max_uploads_bytes, core.output_dir())
+    return core.run_every(period, [sweep.run_once, uploads.run_once])
+
+
+def main() -> None:
+    """``python app.py``: process settings, the app, its housekeeping thread, then serve."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     from export3d.runtime import tune_malloc
 
     tune_malloc()
     if os.environ.get("EXPORT3D_TORCH_THREADS"):  # e.g. 1 on a CPU shared with other jobs
         torch.set_num_threads(int(os.environ["EXPORT3D_TORCH_THREADS"]))
-    app_limits = core.DemoLimits.from_env()
-    build_demo(limits=app_limits).launch(**launch_kwargs(app_limits))
+    limits = core.DemoLimits.from_env()
+    sweep = core.IdleSweep(core.SessionStore(), core.Activity(), limits.idle_seconds, limits.release_after_seconds)
+    demo = build_demo(limits=limits, sweep=sweep)
+    start_housekeeping(sweep, limits)
+    demo.launch(**launch_kwargs(limits))
+
+
+if __name__ == "__main__":
+    main()

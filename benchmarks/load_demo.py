@@ -6,9 +6,15 @@ Starts ``python app.py`` on 127.0.0.1 (a free port, its own temporary Gradio cac
 checkpoint) and stops it at the end; every phase is bounded in count and time. Prints:
 
 1. the server's resident memory after the first client session prepared a portrait, after ``--sessions`` sessions
-   each prepared a *different* 2048x2048 portrait, and after the clients closed and ``--idle`` seconds passed;
+   each prepared a *different* 2048x2048 portrait, and while the clients are idle (``gradio_client`` sessions never
+   end, so only the app's idle sweep gives memory back: ``EXPORT3D_DEMO_IDLE_SECONDS``,
+   ``EXPORT3D_DEMO_RELEASE_AFTER_SECONDS``, passed on to the server from this script's environment); it stops
+   waiting once memory is within 200 MB of the first session's, or after ``--idle`` seconds (default: long enough
+   for the sweep to release the sessions' portraits);
 2. the disk use of the app's folders (Gradio's cache, which holds the uploads and the results) after ``--upload-mb``
-   of uploads (files of ``--file-mb``, sent to the upload endpoint as a client would);
+   of uploads (files of ``--file-mb``, sent to the upload endpoint as a client would): the largest seen during the
+   uploads and a sweep period after them, against the cap (``EXPORT3D_DEMO_MAX_UPLOADS_MB`` +
+   ``EXPORT3D_DEMO_MAX_OUTPUT_MB``);
 3. whether 3 animations submitted at once by 3 sessions were all served, and in submission order.
 """
 
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -27,6 +34,7 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a clone without installing
 PORTRAIT = ROOT / "examples" / "portraits" / "astronaut.jpg"
 DRIVER = ROOT / "examples" / "drivers" / "smile.jpg"
 
@@ -74,12 +82,31 @@ def start(cache: Path, outputs: Path) -> tuple[subprocess.Popen, str]:
     raise SystemExit("the app did not start within 2 minutes")
 
 
+def wait_idle(pid: int, target: float, seconds: float, t0: float, step: float = 5.0) -> tuple[float, float, list[str]]:
+    """Resident memory sampled every ``step`` s until it is at most ``target`` MB or ``seconds`` passed since
+    ``t0``: the last reading, when it was taken and a timeline (one reading every 30 s)."""
+    timeline, mark = [], 0.0
+    while True:
+        now, mb = time.time() - t0, rss_mb(pid)
+        if not timeline or now >= mark:
+            timeline.append(f"{now:.0f} s: {mb:.0f} MB")
+            mark = 30 * (now // 30 + 1)
+        if mb <= target or now >= seconds:
+            return mb, now, timeline
+        time.sleep(step)
+
+
 def main(argv=None) -> int:
     from gradio_client import Client, handle_file
 
+    from export3d.demo import SWEEP_PERIOD, DemoLimits
+    from export3d.demo.outputs import OUTPUT_MAX_MB
+
+    limits = DemoLimits.from_env()
+    sweep_after = limits.release_after_seconds + limits.idle_seconds + 2 * SWEEP_PERIOD + 10
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sessions", type=int, default=50)
-    p.add_argument("--idle", type=float, default=30.0)
+    p.add_argument("--idle", type=float, default=sweep_after, help="the longest wait for memory to come back")
     p.add_argument("--upload-mb", type=float, default=400.0)
     p.add_argument("--file-mb", type=float, default=20.0)
     a = p.parse_args(argv)
@@ -101,23 +128,30 @@ def main(argv=None) -> int:
         peak = rss_mb(proc.pid)
         print(f"memory: server {base:.0f} MB at start, {after_first:.0f} MB after the first session, {peak:.0f} MB "
               f"after {a.sessions} sessions ({time.time() - t0:.0f} s)")
+        t_last = time.time()  # the server's last job ended
         for c in clients:
             c.close()
-        time.sleep(a.idle)
-        idle = rss_mb(proc.pid)
+        idle, waited, timeline = wait_idle(proc.pid, after_first + 200, a.idle, t_last)
         verdict = "within" if idle <= after_first + 200 else "NOT within"
-        print(f"memory after the clients closed and {a.idle:g} s idle: {idle:.0f} MB ({verdict} 200 MB of the "
-              f"first session's {after_first:.0f} MB)")
-        blob = inputs / "blob.png"
-        blob.write_bytes(os.urandom(int(a.file_mb * 2**20)))
-        uploader, sent = client(), 0.0
+        print(f"memory {waited:.0f} s after the last session (clients closed, server idle): {idle:.0f} MB "
+              f"({verdict} 200 MB of the first session's {after_first:.0f} MB); timeline: {', '.join(timeline)}")
+        blob, data = inputs / "blob.png", bytearray(os.urandom(int(a.file_mb * 2**20)))
+        uploader, sent, most, t0 = client(), 0.0, 0.0, time.time()
         while sent < a.upload_mb:
+            data[:8] = int(sent * 1000).to_bytes(8, "little")  # a different file each time (Gradio dedups by hash)
+            blob.write_bytes(data)
             try:
                 uploader.predict(handle_file(str(blob)), 1.0, 0.0, 0.0, api_name="/prepare")
             except Exception:  # noqa: BLE001 - the file is no image: the app refuses it after Gradio stored it
                 pass
             sent += a.file_mb
-        print(f"disk: {sent:.0f} MB uploaded in {a.file_mb:g} MB files; the app's folders hold {disk_mb(cache):.0f} MB")
+            most = max(most, disk_mb(cache))
+        seconds = time.time() - t0
+        time.sleep(SWEEP_PERIOD + 2)
+        cap = limits.max_uploads_mb + float(os.environ.get("EXPORT3D_DEMO_MAX_OUTPUT_MB") or OUTPUT_MAX_MB)
+        print(f"disk: {sent:.0f} MB uploaded in {a.file_mb:g} MB files in {seconds:.0f} s; the app's folders held at "
+              f"most {most:.0f} MB during the uploads and {disk_mb(cache):.0f} MB {SWEEP_PERIOD + 2:g} s later (cap: "
+              f"{cap:g} MB, uploads {limits.max_uploads_mb:g} + outputs)")
         three = [client() for _ in range(3)]
         for c in three:
             c.predict(handle_file(str(PORTRAIT)), 1.0, 0.0, 0.0, api_name="/prepare")
@@ -134,6 +168,7 @@ def main(argv=None) -> int:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

@@ -44,6 +44,40 @@ def tune_malloc() -> bool:
     return ok
 
 
+def _glibc():
+    """glibc itself (for ``malloc_trim`` / ``mallopt``), or None: off Linux, with ``EXPORT3D_NO_MALLOPT=1``, when
+    another allocator is preloaded (jemalloc, tcmalloc), or when the C library has no ``malloc_trim`` (musl)."""
+    if not sys.platform.startswith("linux") or os.environ.get("EXPORT3D_NO_MALLOPT"):
+        return None
+    if "malloc" in os.environ.get("LD_PRELOAD", ""):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim  # noqa: B018 - glibc only
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+def trim_memory(enabled: bool = True, libc=None) -> bool:
+    """Give the memory freed since the last call back to the OS: ``gc.collect()``, then glibc's
+    ``malloc_trim(0)`` (every arena, free pages in the middle of the heap too). For a long-running server when it is
+    idle (the demo's ``IdleSweep``); the CLI and training never call it (``tune_malloc`` keeps freed memory for speed).
+
+    Returns True when glibc was asked to trim; False (after the collection only) when ``enabled`` is false, off
+    glibc, or with ``EXPORT3D_NO_MALLOPT=1``. ``libc``: for tests (default: the process's glibc)."""
+    import gc
+
+    gc.collect()
+    if not enabled:
+        return False
+    libc = libc if libc is not None else _glibc()
+    if libc is None:
+        return False
+    libc.malloc_trim(0)
+    return True
+
+
 # --------------------------------------------------------------------------- threads
 def threads_for(others: float, cores: int) -> int:
     """Torch threads when other processes keep ``others`` cores busy: the cores left, rounded, at least 1.

@@ -7,8 +7,12 @@ session; a preview only renders (one frame, no face detection), which keeps slid
 - ``limits``: :class:`DemoLimits` (upload size, image size, clip length, queue, ZeroGPU durations; env variables)
 - ``inputs``: :class:`LazyAnimator`, uploads (:func:`prepare_portrait`, :func:`load_driver`), :func:`user_message`
 - ``outputs``: preview, the image driver's clip, grid, orbit, depth, mesh, output files, status texts
+- ``store``: :class:`SessionStore` (the portraits and drivers of all sessions, one memory budget)
+- ``activity``, ``sweep``, ``uploads``, ``files``: housekeeping of a long-running server (memory given back when
+  idle, uploads bounded on disk)
 """
 
+from .activity import Activity
 from .driver_view import preview_video, signal_table, track_key
 from .inputs import (
     DRIVER_SCAN_SECONDS,
@@ -44,6 +48,7 @@ from .outputs import (
     expression_beta,
     expression_ramp,
     expression_settings,
+    gradio_cache,
     grid_image,
     image_clip_inputs,
     new_output,
@@ -56,8 +61,11 @@ from .outputs import (
     view_settings,
 )
 from .store import Handle, ReleasedError, SessionStore
+from .sweep import SWEEP_PERIOD, IdleSweep, SweepReport, run_every
+from .uploads import UploadSweep
 
 __all__ = [
+    "SWEEP_PERIOD", "Activity", "IdleSweep", "SweepReport", "UploadSweep", "gradio_cache", "run_every",
     "DRIVER_SCAN_SECONDS", "ENV", "EXAMPLES_DIR", "IMAGE_CLIP_FPS", "IMAGE_CLIP_SECONDS",
     "MESH_RESOLUTION", "ORBIT_FPS", "ORBIT_FRAMES", "OUTPUT_MAX_AGE", "PREVIEW_SIDE", "REPO_ROOT", "DemoLimits",
     "DemoMessage", "Driver", "Handle", "LazyAnimator", "ReleasedError", "SessionStore", "animate_image_clip",

@@ -48,6 +48,12 @@ class LazyAnimator:
 
     __call__ = get
 
+    def clear_cache(self) -> None:
+        """The model's cache of prepared portraits emptied (``Animator.clear_cache``); nothing is loaded for it."""
+        animator = self._animator
+        if animator is not None and hasattr(animator, "clear_cache"):
+            animator.clear_cache()
+
 
 def _default_factory():
     from ..pipeline import Animator

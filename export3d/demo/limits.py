@@ -21,6 +21,9 @@ ENV = {
     "queue_size": "EXPORT3D_DEMO_QUEUE_SIZE",
     "gpu_base_seconds": "EXPORT3D_DEMO_GPU_BASE_SECONDS",
     "gpu_seconds_per_clip_second": "EXPORT3D_DEMO_GPU_SECONDS_PER_CLIP_SECOND",
+    "max_uploads_mb": "EXPORT3D_DEMO_MAX_UPLOADS_MB",
+    "idle_seconds": "EXPORT3D_DEMO_IDLE_SECONDS",
+    "release_after_seconds": "EXPORT3D_DEMO_RELEASE_AFTER_SECONDS",
 }
 
 
@@ -34,12 +37,18 @@ class DemoLimits:
     queue_size: int = 16  #: requests waiting in Gradio's queue; more are turned away ("queue is full")
     gpu_base_seconds: float = 30.0  #: ZeroGPU: fixed part of every ``spaces.GPU(duration=...)``
     gpu_seconds_per_clip_second: float = 5.0  #: ZeroGPU: added per second of driving clip (tracking + render)
+    max_uploads_mb: float = 512.0  #: uploads kept in Gradio's cache at most; the oldest go first (``UploadSweep``)
+    idle_seconds: float = 10.0  #: after this long without a job the server gives memory back (``IdleSweep``)
+    release_after_seconds: float = 300.0  #: ... releasing portraits and drivers unused for this long
 
     def __post_init__(self):
         for f in fields(self):
             value = getattr(self, f.name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ValueError(f"DemoLimits.{f.name} ({ENV[f.name]}) must be a positive number, got {value!r}")
+        if self.max_uploads_mb < 2 * self.max_upload_mb:  # an upload being written must never be the one swept
+            raise ValueError(f"{ENV['max_uploads_mb']} ({self.max_uploads_mb:g}) must be at least twice "
+                             f"{ENV['max_upload_mb']} ({self.max_upload_mb:g})")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> DemoLimits:
@@ -62,6 +71,11 @@ class DemoLimits:
     def max_file_size(self) -> int:
         """Bytes, for ``gr.Blocks.launch(max_file_size=...)``."""
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def max_uploads_bytes(self) -> int:
+        """Bytes, for ``UploadSweep``."""
+        return int(self.max_uploads_mb * 2**20)
 
     @property
     def max_pixels(self) -> int:
@@ -100,4 +114,9 @@ class DemoLimits:
             f"(`{ENV['max_clip_frames']}`).",
             f"- **Queue**: one model call at a time, at most {self.queue_size} requests waiting "
             f"(`{ENV['queue_size']}`).",
+            f"- **Memory**: a portrait or driver unused for {self.release_after_seconds / 60:g} min is released once "
+            f"the server has been idle for {self.idle_seconds:g} s; you are then asked to choose it again "
+            f"(`{ENV['release_after_seconds']}`, `{ENV['idle_seconds']}`).",
+            f"- **Disk**: uploads are kept at most an hour and {self.max_uploads_mb:g} MB in all, the oldest deleted "
+            f"first (`{ENV['max_uploads_mb']}`).",
         ])

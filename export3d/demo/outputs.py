@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import NoSurfaceError
+from .files import prune_files
 from .inputs import DemoMessage, Driver
 
 IMAGE_CLIP_SECONDS = 2.0  #: an image driver animates into a clip of this length (own expression -> driver's)
@@ -183,12 +183,17 @@ def export_meshes(animator, src, driver: Driver | None, stem: str, expression=No
 
 
 # --------------------------------------------------------------------------- outputs
+def gradio_cache() -> Path:
+    """Gradio's own cache folder, where it stores uploads and the files it serves: ``$GRADIO_TEMP_DIR`` or
+    ``<tmp>/gradio`` (Gradio's rule)."""
+    return Path(os.environ.get("GRADIO_TEMP_DIR") or str(Path(tempfile.gettempdir()) / "gradio"))
+
+
 def output_dir() -> Path:
-    """``$EXPORT3D_DEMO_OUTPUTS``, else a folder inside Gradio's own cache (``$GRADIO_TEMP_DIR`` or
-    ``<tmp>/gradio``): Gradio serves files from there without copying them, so each result is stored once."""
+    """``$EXPORT3D_DEMO_OUTPUTS``, else a folder inside Gradio's own cache (:func:`gradio_cache`): Gradio serves
+    files from there without copying them, so each result is stored once."""
     env = os.environ.get("EXPORT3D_DEMO_OUTPUTS")
-    cache = os.environ.get("GRADIO_TEMP_DIR") or str(Path(tempfile.gettempdir()) / "gradio")
-    path = Path(env) if env else Path(cache) / "export3d-outputs"
+    path = Path(env) if env else gradio_cache() / "export3d-outputs"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -205,27 +210,7 @@ def new_output(stem: str, suffix: str = ".mp4", max_age: float = OUTPUT_MAX_AGE,
 def prune(folder: Path, max_age: float, max_bytes: int) -> None:
     """Delete the files of ``folder`` older than ``max_age`` seconds, then the oldest until the rest total at most
     ``max_bytes`` (files vanishing meanwhile, or undeletable, are skipped)."""
-    now, files = time.time(), []
-    for path in folder.glob("*"):
-        try:
-            st = path.stat()
-            if not path.is_file():
-                continue
-            if now - st.st_mtime > max_age:
-                path.unlink()
-            else:
-                files.append((st.st_mtime, st.st_size, path))
-        except OSError:
-            continue
-    total = sum(size for _, size, _ in files)
-    for _, size, path in sorted(files):
-        if total <= max_bytes:
-            break
-        try:
-            path.unlink()
-            total -= size
-        except OSError:
-            continue
+    prune_files(folder.glob("*"), max_age, max_bytes)
 
 
 # ---------------------------------------------------------------------------- status

@@ -152,6 +152,11 @@ class Animator:
                 self._cache.popitem(last=False)
         return src
 
+    def clear_cache(self) -> None:
+        """Forget the prepared portraits ``prepare_source`` keeps (a long-running server calls it when idle)."""
+        with self._cache_lock:
+            self._cache.clear()
+
     def _prepare(self, rgb: np.ndarray, face_index, crop_scale: float, offset: tuple[float, float]) -> PreparedSource:
         if not (np.isfinite(crop_scale) and crop_scale > 0):
             raise ValueError(f"crop_scale must be > 0, got {crop_scale}")
