@@ -392,8 +392,8 @@ def build_demo(animator_factory: Callable[[], object] | None = None,
                 pitch = gr.Slider(-MAX_PITCH, MAX_PITCH, value=0, step=1, label="Pitch (degrees)",
                                   info="+ moves the camera up", elem_id="pitch")
                 follow = gr.Checkbox(value=True, label="Follow the driver's head motion",
-                                     info="On: the head also turns as the driver's head turns (from its first "
-                                          "frame). Off: the camera stays where the sliders put it.",
+                                     info="On: the head also turns, nods and leans as the driver's head does (from "
+                                          "its first frame). Off: the camera stays where the sliders put it.",
                                      elem_id="follow")
                 crop = gr.Checkbox(value=False, label="Face crop only", elem_id="crop_only",
                                    info="Off: your whole photo, with the head animated in place. On: the face "

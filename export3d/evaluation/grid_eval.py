@@ -86,7 +86,9 @@ def framed_cameras(driver: ClipData, idx: np.ndarray, source: ClipData, size: in
     return np.stack([reframe(driver.camera[i], relative_framing(driver.landmarks[i], ref, own, size)) for i in idx])
 
 
-def _predict(method: Method, name: str, src: ClipData, driver: ClipData, idx: np.ndarray, size: int) -> np.ndarray:
+def predict(method: Method, name: str, src: ClipData, driver: ClipData, idx: np.ndarray, size: int) -> np.ndarray:
+    """``method``'s outputs for ``src``'s first frame driven by ``driver``'s frames ``idx`` (framed cameras unless
+    ``name`` ends with ``UNFRAMED``)."""
     camera = driver.camera[idx] if name.endswith(UNFRAMED) else framed_cameras(driver, idx, src, size)
     return method(src.crops[0], driver.beta[idx], camera, source_camera=src.camera[0], source_beta=src.beta[0],
                   source_landmarks=_first(src.landmarks), driver_landmarks=driver.landmarks[idx],
@@ -109,7 +111,7 @@ def evaluate_grid(clips: list[ClipData], methods: dict[str, Method], analyzer: F
         ok = (np.flatnonzero(a.valid[1:]) + 1)[::self_stride]
         ra = readouts[a.name]
         for name, method in methods.items():
-            pred = _predict(method, name, a, a, ok, src.shape[0])
+            pred = predict(method, name, a, a, ok, src.shape[0])
             self_scores[name].append(score(pred, a.crops[ok], analyzer.read(pred), ra.rows(ok), ra.rows(ok),
                                            np.repeat(src_id, len(ok), 0), lpips))
             if a is clips[0]:
@@ -122,7 +124,7 @@ def evaluate_grid(clips: list[ClipData], methods: dict[str, Method], analyzer: F
             idx = np.flatnonzero(b.valid)[::cross_stride]
             rb = readouts[b.name]
             for name, method in methods.items():
-                pred = _predict(method, name, a, b, idx, src.shape[0])
+                pred = predict(method, name, a, b, idx, src.shape[0])
                 s = score(pred, b.crops[idx], analyzer.read(pred), rb.rows(idx), rb.rows(idx),
                           np.repeat(src_id, len(idx), 0), None)
                 cross_scores[name].append({k: s[k] for k in ("SFace-CSIM", "AED", "APD", "face found")})
