@@ -341,6 +341,37 @@ def test_animate_video_with_depth_and_expression(animator, source, clips, tmp_pa
     assert np.allclose(np.concatenate(seen), source.signals.beta)  # relative, strength 0: the portrait's own
 
 
+def test_video_camera_carries_the_drivers_framing(animator, source, clips, tmp_path, monkeypatch):
+    """A driver whose face moves right by a tenth of its size after frame 0 moves the portrait's face by a tenth of
+    *its* size in the crop (principal point), and not at all with ``follow_position=False``."""
+    from export3d.face.framing import face_frame
+    from export3d.pipeline import ViewSettings
+
+    seen = []
+    render_frames = animator.frames.frames
+    monkeypatch.setattr(animator.frames, "frames", lambda f, b, c, depth=False, warp=None, canvas=None:
+                        seen.append(c) or render_frames(f, b, c, depth, warp, canvas))
+    track = animator.extractor.track
+
+    def moved(*a, **k):
+        signals = list(track(*a, **k))
+        size = face_frame(signals[0].landmarks)[1]
+        return [s if i == 0 else dataclasses.replace(s, landmarks=signals[0].landmarks + [0.1 * size, 0.0],
+                                                     angles=signals[0].angles)
+                for i, s in enumerate(signals)]
+
+    monkeypatch.setattr(animator.extractor, "track", moved)
+    t = source.transform
+    expected = 0.1 * face_frame(t.image_to_crop(source.signals.landmarks))[1] / t.out_size
+    for follow, shift in ((True, expected), (False, 0.0)):
+        seen.clear()
+        animator.animate_video(source, clips["silent"], tmp_path / "out.mp4", ViewSettings(follow_position=follow),
+                               max_seconds=0.3, smoothing=0.0)
+        cams = np.concatenate(seen)
+        assert np.allclose(cams[1:, 16 + 2] - cams[0, 16 + 2], shift, atol=1e-6)  # K[0, 2]: principal point x
+        assert np.allclose(cams[1:, 16 + 5], cams[0, 16 + 5], atol=1e-6)  # K[1, 2]: no vertical move
+
+
 def test_a_pretracked_driver_animates_without_tracking_again(animator, source, clips, tmp_path, monkeypatch):
     """``track_video`` + ``animate_video(tracked=)`` gives the frames of a plain run, and the tracker is not called."""
     plain = animator.animate_video(source, clips["silent"], tmp_path / "plain.mp4", max_seconds=0.55, crop=True)
