@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from export3d.evaluation.methods import copy_framed, framing_matrix
+from export3d.evaluation.methods import copy_framed
 from export3d.face.framing import (
     FRAMING_POINTS,
     MAX_SHIFT,
     Framing,
     FramingTrack,
     face_frame,
+    framing_of_camera,
     reframe,
     relative_framing,
 )
@@ -33,10 +34,10 @@ def test_reframed_camera_moves_projections_by_the_framing():
     np.testing.assert_allclose(reframe_camera(cam, s, c, t)[:16], cam[:16])  # the pose is untouched
 
 
-def test_framing_matrix_is_the_framing_in_pixels():
+def test_framing_of_camera_inverts_reframe():
     f = Framing(0.9, (0.4, 0.6), (0.05, 0.01))
     cam = reframe(camera_from_angles(0.0, 0.0), f)
-    np.testing.assert_allclose(framing_matrix(cam, 128), f.matrix(128), atol=1e-5)
+    np.testing.assert_allclose(framing_of_camera(cam).matrix(128), f.matrix(128), atol=1e-5)
     p = np.array([[0.2, 0.3], [0.7, 0.9]])
     np.testing.assert_allclose(f.matrix(128) @ np.c_[p * 128, np.ones(2)].T, (f.apply(p) * 128).T, atol=1e-9)
 

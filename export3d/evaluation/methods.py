@@ -24,9 +24,9 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from ..face.framing import framing_of_camera
 from ..face.head_pose import camera_from_angles
 from ..models.export3d import Export3D
-from ..rendering.camera import intrinsics
 from .scoring import to_tensor, to_uint8
 
 Method = Callable[..., np.ndarray]  #: ``(source, beta, camera, source_camera=None, source_beta=None,
@@ -88,20 +88,13 @@ def copy_source(source: np.ndarray, beta: np.ndarray, camera: np.ndarray, **_) -
     return np.repeat(source[None], len(beta), axis=0)
 
 
-def framing_matrix(camera: np.ndarray, size: int) -> np.ndarray:
-    """``(2, 3)`` pixel affine of the framing a camera's intrinsics carry, relative to the default ones
-    (``rendering.camera.reframe_camera`` applied to ``intrinsics()``): ``u' = s u + (c' - s c) size``."""
-    k, k0 = np.asarray(camera, np.float64)[16:].reshape(3, 3), intrinsics()[0].double().numpy()
-    s = k[0, 0] / k0[0, 0]
-    return np.array([[s, 0.0, (k[0, 2] - s * k0[0, 2]) * size], [0.0, s, (k[1, 2] - s * k0[1, 2]) * size]])
-
-
 def copy_framed(source: np.ndarray, beta: np.ndarray, camera: np.ndarray, **_) -> np.ndarray:
-    """The source moved by each camera's framing (``framing_matrix``), its border replicated."""
+    """The source moved by each camera's framing (``face.framing.framing_of_camera``), its border replicated."""
     import cv2
 
     size = source.shape[0]
-    return np.stack([cv2.warpAffine(source, framing_matrix(c, size), (size, size), flags=cv2.INTER_LINEAR,
+    matrix = lambda c: framing_of_camera(c).matrix(size)  # noqa: E731
+    return np.stack([cv2.warpAffine(source, matrix(c), (size, size), flags=cv2.INTER_LINEAR,
                                     borderMode=cv2.BORDER_REPLICATE) for c in np.asarray(camera)])
 
 

@@ -5,10 +5,11 @@ grows or shrinks as it comes closer. Both are a 2D map of the image plane,
 
     u' = s (u - c) + c + t                          (normalised image units, ``u`` in [0, 1]^2)
 
-with scale ``s``, a centre ``c`` and a shift ``t``. It is fitted by least squares to ``FRAMING_POINTS``
-(landmarks that expression barely moves: eye corners, nose bridge, forehead, chin and the face oval) and
-carried by the camera's intrinsics (``rendering.camera.reframe_camera``), so every rendered output (the
-sampling field, depth, the pasted photo) moves with it.
+with scale ``s``, a centre ``c`` and a shift ``t``. It is measured on ``FRAMING_POINTS`` (landmarks that
+expression barely moves: eye corners, nose bridge, forehead, chin and the face oval; their mean is the face's
+position, their RMS distance from it its size, ``face_frame``) and carried by the camera's intrinsics
+(``rendering.camera.reframe_camera``), so every rendered output (the sampling field, depth, the pasted photo) moves
+with it.
 
 A driver's change since its reference frame is measured in units of its own face size and applied around the
 portrait's own face (``relative_framing``): a speaker who leans in by 5 % makes the portrait's face 5 % larger,
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..rendering.camera import reframe_camera
+from ..rendering.camera import intrinsics, reframe_camera
 from .smoothing import OneEuroFilter, smoothing_params
 
 #: eye corners, nose bridge, forehead, chin and the face oval (MediaPipe FaceMesh indices)
@@ -114,3 +115,11 @@ class FramingTrack:
 def reframe(camera: np.ndarray, framing: Framing) -> np.ndarray:
     """``camera (25,)`` with ``framing`` carried by its intrinsics (``rendering.camera.reframe_camera``)."""
     return camera if framing.is_identity else reframe_camera(camera, framing.scale, framing.centre, framing.shift)
+
+
+def framing_of_camera(camera: np.ndarray) -> Framing:
+    """The framing ``camera (25,)``'s intrinsics carry relative to the default ones (inverse of ``reframe``)."""
+    k, k0 = np.asarray(camera, np.float64)[16:].reshape(3, 3), intrinsics()[0].double().numpy()
+    s = float(k[0, 0] / k0[0, 0])
+    centre = (float(k0[0, 2]), float(k0[1, 2]))
+    return Framing(s, centre, (float(k[0, 2] - k0[0, 2]), float(k[1, 2] - k0[1, 2])))
