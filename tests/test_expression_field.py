@@ -222,3 +222,22 @@ def test_field_command_reports_a_missing_checkpoint_without_a_traceback(tmp_path
 
     code = main(["field", "--init", str(tmp_path / "none"), "--data", str(tmp_path), "--out", str(tmp_path / "o")])
     assert code == 2 and "checkpoint folder not found" in capsys.readouterr().err
+
+
+def test_folded_forward_equals_the_per_point_sums_of_the_definition():
+    """``forward`` folds the expression difference into the last basis layer and splits the visibility MLP's first
+    layer; both must equal the unfolded definition: every point's 52 displacements weighted by ``beta_s - beta``,
+    and ``V`` of the point's encoding concatenated with both expressions."""
+    torch.manual_seed(3)
+    f = ExpressionField(52, hidden=16, frequencies=2)
+    for p in f.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    pts, beta, own = torch.randn(2, 3, 5, 5) * 0.3, torch.rand(2, 52), torch.rand(2, 52)
+    delta, logit = f(pts, beta, own)
+    x = fourier_encoding(pts.flatten(2).transpose(1, 2), 2)  # (2, 25, E)
+    basis = f.basis(x).reshape(2, 25, 52, 3)
+    expect = (basis * (own - beta)[:, None, :, None]).sum(2).transpose(1, 2).reshape(2, 3, 5, 5)
+    codes = torch.cat([beta, own], -1)[:, None].expand(-1, 25, -1)
+    expect_logit = f.visibility(torch.cat([x, codes], -1)).reshape(2, 1, 5, 5)
+    assert delta.abs().max() > 0.1 and logit.abs().max() > 0.1  # not trivially zero
+    assert torch.allclose(delta, expect, atol=1e-5) and torch.allclose(logit, expect_logit, atol=1e-5)

@@ -183,3 +183,26 @@ def test_evaluation_method_of_a_warped_model_needs_and_uses_the_source_camera():
     assert pred.shape == (2, 64, 64, 3)  # the crop's own size
     v = 1 / (1 + math.exp(-model.cfg.appearance.visibility_bias))
     assert np.abs(pred.astype(float) - source).mean() < (1 - v) * 255 + 1  # own camera: the source, blended
+
+
+def test_the_decoder_heads_without_gradients_equal_their_definition():
+    """Inference fuses the three heads into one product activated in place; the values must be the documented
+    ones: features ``sigmoid(.) * 1.002 - 0.001``, deformation ``deform_scale * tanh(.)``, the raw logit."""
+    from export3d.models.decoder import WarpDecoder
+
+    torch.manual_seed(1)
+    dec = WarpDecoder(8, 16, 6, deform_scale=0.15, visibility_bias=4.0)
+    for p in dec.parameters():
+        torch.nn.init.normal_(p, std=0.7)
+    x = torch.randn(2, 10, 8)
+    with torch.no_grad():
+        sigma, out = dec(x)
+        h = torch.nn.functional.softplus(x @ dec.trunk.weight.T + dec.trunk.bias)
+        lin = lambda m: h @ m.weight.T + m.bias  # noqa: E731
+        expect = torch.cat([torch.sigmoid(lin(dec.features)) * 1.002 - 0.001,
+                            0.15 * torch.tanh(lin(dec.deform)), lin(dec.visibility)], dim=-1)
+    assert out[..., 6:9].abs().amax() > 0.01  # the deformation is not trivially zero
+    assert torch.allclose(out, expect, atol=1e-5)
+    assert torch.allclose(sigma, torch.nn.functional.softplus(lin(dec.density)[..., 0] - 1.0), atol=1e-5)
+    with torch.enable_grad():
+        assert torch.allclose(dec(x)[1], out, atol=1e-6)  # the training path gives the same values

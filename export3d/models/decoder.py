@@ -65,6 +65,22 @@ class WarpDecoder(TriplaneDecoder):
         ``(B, N, C_out + 4)``: features, deformation, visibility logit."""
         pre = self.trunk(x)
         h = F.softplus(pre)
-        hd = h if self.deform_code is None or code is None else F.softplus(pre + self.deform_code(code)[:, None])
-        delta = torch.tanh(self.deform(hd)) * self.deform_scale
-        return self._sigma(h), torch.cat([self._features(h), delta, self.visibility(h)], dim=-1)
+        if self.deform_code is not None and code is not None:
+            hd = F.softplus(pre + self.deform_code(code)[:, None])
+            return self._sigma(h), torch.cat([self._features(h), self._delta(hd), self.visibility(h)], dim=-1)
+        if torch.is_grad_enabled():
+            return self._sigma(h), torch.cat([self._features(h), self._delta(h), self.visibility(h)], dim=-1)
+        return self._sigma(h), self._heads_in_place(h)
+
+    def _delta(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.deform(h)) * self.deform_scale
+
+    def _heads_in_place(self, h: torch.Tensor) -> torch.Tensor:
+        """Without gradients: the three heads as one matrix product, activated in place (the same values as the
+        separate heads, without their intermediate copies; rendering's largest tensors)."""
+        heads = (self.features, self.deform, self.visibility)
+        out = F.linear(h, torch.cat([m.weight for m in heads]), torch.cat([m.bias for m in heads]))
+        c = self.features.out_features
+        out[..., :c].sigmoid_().mul_(1.002).sub_(0.001)
+        out[..., c:c + 3].tanh_().mul_(self.deform_scale)
+        return out

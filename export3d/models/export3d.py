@@ -76,8 +76,11 @@ class Export3D(nn.Module):
 
     # ---------------------------------------------------------------- runtime
     def configure_runtime(self, bf16_cnn: bool = False, channels_last: bool = False) -> "Export3D":
-        """Speed switches. The renderer always stays in fp32."""
+        """Speed switches (CNNs: generator, super-resolution and a warped model's refiner). The renderer, the
+        sampling field and the warp always stay in fp32."""
         self.bf16_cnn = bf16_cnn
+        if self.warped:
+            self.appearance.refiner.bf16 = bf16_cnn
         self.channels_last = channels_last
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         for m in self.modules():

@@ -21,6 +21,7 @@ import math
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 
 def fourier_encoding(points: torch.Tensor, frequencies: int) -> torch.Tensor:
@@ -49,10 +50,25 @@ class ExpressionField(nn.Module):
 
     def forward(self, points: torch.Tensor, beta: torch.Tensor,
                 source_beta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The module docstring's sums, with each per-point product folded into per-row weights (exact): the
+        basis's last layer is contracted with ``beta_s - beta`` before it meets the points, and the expressions'
+        share of the visibility MLP's first layer is computed once per row, not once per point."""
         b, _, r, _ = points.shape
         x = fourier_encoding(points.flatten(2).transpose(1, 2), self.frequencies)  # (B, R*R, E)
-        basis = self.basis(x).reshape(b, r * r, self.beta_dim, 3)
-        delta = torch.einsum("bnkc,bk->bcn", basis, source_beta - beta).reshape(b, 3, r, r)
-        codes = torch.cat([beta, source_beta], dim=-1)[:, None].expand(-1, r * r, -1)
-        logit = self.visibility(torch.cat([x, codes], dim=-1)).reshape(b, 1, r, r)
-        return delta, logit
+        return self._delta(x, source_beta - beta).reshape(b, 3, r, r), self._logit(x, beta, source_beta).reshape(
+            b, 1, r, r)
+
+    def _delta(self, x: torch.Tensor, diff: torch.Tensor) -> torch.Tensor:
+        """``sum_k diff_k B_k(x)`` as ``(B, 3, N)`` for encoded points ``x (B, N, E)``, ``diff (B, K)``."""
+        hidden = self.basis[:-1](x)  # (B, N, H)
+        last = self.basis[-1]
+        weight = torch.einsum("kch,bk->bch", last.weight.view(self.beta_dim, 3, -1), diff)  # (B, 3, H)
+        bias = diff @ last.bias.view(self.beta_dim, 3)  # (B, 3)
+        return torch.baddbmm(bias[:, :, None], weight, hidden.transpose(1, 2))
+
+    def _logit(self, x: torch.Tensor, beta: torch.Tensor, source_beta: torch.Tensor) -> torch.Tensor:
+        """``V([x, beta, beta_s])`` as ``(B, N, 1)``: the first layer split into its point and expression parts."""
+        first, e = self.visibility[0], x.shape[-1]
+        codes = torch.cat([beta, source_beta], dim=-1)
+        pre = F.linear(x, first.weight[:, :e]) + F.linear(codes, first.weight[:, e:], first.bias)[:, None]
+        return self.visibility[1:](pre)

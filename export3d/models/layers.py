@@ -27,8 +27,8 @@ def init_variance_preserving(module: nn.Module, slope: float = 0.2) -> None:
 
 
 def conv_act(cin: int, cout: int, stride: int = 1, slope: float = 0.2) -> nn.Sequential:
-    """3x3 convolution followed by LeakyReLU."""
-    return nn.Sequential(conv3x3(cin, cout, stride), nn.LeakyReLU(slope))
+    """3x3 convolution followed by LeakyReLU (in place: it only ever overwrites the convolution's fresh output)."""
+    return nn.Sequential(conv3x3(cin, cout, stride), nn.LeakyReLU(slope, inplace=True))
 
 
 def coordinate_grid(batch: int, height: int, width: int, like: torch.Tensor) -> torch.Tensor:

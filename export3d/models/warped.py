@@ -117,9 +117,11 @@ class Refiner(nn.Module):
         self.body = nn.Sequential(conv_act(8, channels), conv_act(channels, channels))
         self.to_rgb = nn.Conv2d(channels, 3, 3, padding=1)
         nn.init.zeros_(self.to_rgb.weight), nn.init.zeros_(self.to_rgb.bias)
+        self.bf16 = False  #: run under bf16 autocast (set by ``Export3D.configure_runtime``; the output is fp32)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.to_rgb(self.body(x))
+        with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            return self.to_rgb(self.body(x)).float()
 
 
 class WarpedAppearance(nn.Module):
