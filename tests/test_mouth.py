@@ -10,6 +10,7 @@ of the bundled model's output rises with the driven jawOpen on a real photo.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -31,6 +32,7 @@ from export3d.rendering.mouth import (
     mouth_opening,
     open_mouth,
     pull_corners,
+    soft_cap,
 )
 
 HALF = 0.2  #: half the mouth's inner width, grid units
@@ -57,15 +59,17 @@ def test_opening_zero_is_the_identity():
 
 
 def test_lower_lip_and_chin_move_down_and_the_gap_is_the_cavity():
-    g0 = 0.3
+    asked = 0.3
+    cap = MAX_OPEN * NECK_BAND * CHIN
+    g0 = cap * math.tanh(asked / cap)  # the opening after the soft cap
     pts = at((0.0, -0.2), (0.0, g0 + 1e-3), (0.0, CHIN + g0), (0.0, CHIN * (1 + NECK_BAND)), (0.0, g0 / 2),
              (1.2, 0.1), (-1.5, CHIN + g0))
-    out, cavity = open_mouth(pts, *closed_mouth(), torch.tensor([g0]))
+    out, cavity = open_mouth(pts, *closed_mouth(), torch.tensor([asked]))
     want = at((0.0, -0.2), (0.0, 1e-3), (0.0, CHIN), (0.0, CHIN * (1 + NECK_BAND)), (0.0, 0.0),
               (1.2, 0.1), (-1.5, CHIN + g0))
     assert torch.allclose(out, want, atol=1e-5)
     assert cavity[0, 0].tolist() == pytest.approx([0, 0, 0, 0, 1, 0, 0], abs=1e-6)
-    near_lip = open_mouth(at((0.0, FEATHER / 2)), *closed_mouth(), torch.tensor([g0]))[1]
+    near_lip = open_mouth(at((0.0, FEATHER / 2)), *closed_mouth(), torch.tensor([asked]))[1]
     assert near_lip.item() == pytest.approx(0.5, abs=1e-4)  # faded in from the lips
 
 
@@ -78,6 +82,14 @@ def test_opening_is_capped_so_columns_stay_monotone():
     g = MAX_OPEN * NECK_BAND * CHIN
     chin = open_mouth(at((0.0, CHIN + g)), *closed_mouth(), torch.tensor([10.0]))[0]
     assert torch.allclose(chin, at((0.0, CHIN)), atol=1e-5)
+
+
+def test_the_soft_cap_keeps_small_openings_and_approaches_the_cap_smoothly():
+    cap = torch.tensor([0.8])
+    small, large = soft_cap(torch.tensor([1e-3]), cap), soft_cap(torch.tensor([0.8, 1.6, 8.0]), cap.expand(3))
+    assert small.item() == pytest.approx(1e-3, rel=1e-5)  # slope 1 at 0: speech keeps the jaw gain
+    assert large.tolist() == pytest.approx([0.8 * math.tanh(1.0), 0.8 * math.tanh(2.0), 0.8 * math.tanh(10.0)])
+    assert soft_cap(torch.tensor([-0.3]), cap).item() == pytest.approx(-0.3)  # a closing is not capped here
 
 
 def test_closing_an_open_mouth_compresses_its_interior():

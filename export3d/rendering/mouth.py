@@ -8,8 +8,10 @@ a cavity colour where the portrait had none.
 
 In the mouth's frame (``part_frame.py``; corners: the inner lip corners) the inner lip contours are ``y_u(x)``
 (upper) and ``y_l(x)`` (lower), the portrait's interior ``h = y_l - y_u`` and the chin is at ``y_c``. The opening
-is lens-shaped, ``g(x) = g0 (1 - x^2)`` for ``|x| < 1`` (0 at the corners), and never closes more than
-``MAX_CLOSE`` of an open portrait's interior. Output ``y`` fetches the portrait at
+is lens-shaped, ``g(x) = g0 (1 - x^2)`` for ``|x| < 1`` (0 at the corners), where ``g0 = C tanh(o / C)`` for the
+asked opening ``o`` (``mouth_opening``) and the cap ``C = MAX_OPEN D`` (``soft_cap``: speech-sized openings keep
+their size, wide ones approach the cap without a kink), and never closes more than ``MAX_CLOSE`` of an open
+portrait's interior. Output ``y`` fetches the portrait at
 
     [y_u, y_l + g]:               y_u + (y - y_u) h / (h + g)        (the interior, stretched)
     [y_l + g, y_c + g]:           y - g                              (lower lip and chin, moved down)
@@ -29,7 +31,7 @@ import torch.nn.functional as F
 from .part_frame import PartFrame, PartPoints, local_contours
 
 JAW_GAIN = 2.0  #: opening at the mouth's centre per unit of jawOpen above the portrait's own, half mouth widths
-NECK_BAND = 0.6  #: skin under the chin that absorbs the chin's motion, as a fraction of the mouth-chin distance
+NECK_BAND = 1.2  #: skin under the chin that absorbs the chin's motion, as a fraction of the mouth-chin distance
 MAX_OPEN = 0.8  #: largest opening, as a fraction of that band (the remap stays one-to-one)
 MAX_CLOSE = 0.9  #: largest share of an open portrait's interior that a closing jaw removes
 SMILE_OUT, SMILE_UP = 0.25, 0.3  #: a full smile moves a mouth corner this far out and up, half mouth widths
@@ -43,6 +45,13 @@ def mouth_opening(jaw: torch.Tensor, source_jaw: torch.Tensor) -> torch.Tensor:
     """Opening ``g0 (B,)`` at the mouth's centre, half mouth widths, from the driven and the portrait's own
     jawOpen scores ``(B,)`` (negative: the driver's mouth is more closed than the portrait's)."""
     return JAW_GAIN * (jaw - source_jaw)
+
+
+def soft_cap(opening: torch.Tensor, cap: torch.Tensor) -> torch.Tensor:
+    """``cap tanh(opening / cap)`` for an opening (``opening > 0``; a closing is returned as it is): the slope at
+    0 is 1 (small openings, i.e. speech, keep ``JAW_GAIN``) and large ones approach ``cap`` without a kink."""
+    cap = cap.clamp_min(1e-6)
+    return torch.where(opening > 0, cap * torch.tanh(opening / cap), opening)
 
 
 def open_mouth(grid: torch.Tensor, lips: torch.Tensor, chin: torch.Tensor,
@@ -63,7 +72,7 @@ def open_mouth(grid: torch.Tensor, lips: torch.Tensor, chin: torch.Tensor,
     y_u, y_l = near.contour(lips[:, 0]), near.contour(lips[:, 1])
     interior = (y_l - y_u).clamp_min(0.0)
     y_c, band = near.take(chin_y), near.take(band_b)
-    g0 = torch.minimum(near.take(opening), MAX_OPEN * band)
+    g0 = soft_cap(near.take(opening), MAX_OPEN * band)
     g = (g0 * (1 - x**2)).maximum(-MAX_CLOSE * interior)
     in_mouth = (y >= y_u) & (y <= y_l + g)
     moved = (y > y_l + g) & (y <= y_c + g)
