@@ -47,6 +47,8 @@ class GeneratorConfig:
     fusion_channels: int = 128  #: width of the fusion convolutions.
     ema_triplane: bool = True  #: add the online-EMA tri-plane (running mean of generated planes).
     ema_momentum: float = 0.999  #: momentum of the online-EMA tri-plane update (training only).
+    mesh_cue: bool = False  #: the source CNNs also see the portrait's face mesh map (``face/mesh_map.py``, 3
+    #: channels): where the eyes, nose and mouth are, drawn from the tracked landmarks (issue 12, point 4).
 
 
 @dataclass

@@ -158,3 +158,29 @@ def test_the_field_learns_a_known_motion(data, tmp_path):
         opt.step()
     assert first == pytest.approx(SHIFT / S, rel=0.35)  # untrained: the identity field, SHIFT pixels off
     assert float(terms["field"].detach()) < 0.5 * first
+
+
+def test_a_mesh_cue_model_trains_on_the_datasets_mesh_maps_and_a_plain_one_ignores_them(tmp_path):
+    """``mesh_maps.npy`` (``mesh-maps``) reaches the batches as the portrait's map; a mesh-cue warm start pads the
+    input weights with zeros (the same planes as its start), trains on the maps and saves a model with the cue."""
+    from export3d.training.mesh_maps import MESH_FILE
+
+    folder = make_v2_dataset(tmp_path / "v2")
+    maps = np.random.default_rng(1).integers(0, 256, (CLIPS, S, S, 3), dtype=np.uint8)
+    np.save(folder / MESH_FILE, maps)
+    clips = WarpClips(folder, holdout_clips=1)
+    b = clips.warp_pairs(3, torch.Generator().manual_seed(0))
+    for i in range(3):  # each row's map is its own portrait's clip's
+        c = next(c for c in range(CLIPS) if torch.equal(clips.to_float(clips.frames[c, SOURCE_FRAME]), b.source[i]))
+        assert torch.allclose(b.mesh[i], torch.from_numpy(maps[c]).permute(2, 0, 1).float() / 255)
+    plain = small_warped(tmp_path)
+    cued = warm_start(tmp_path / "generated", AppearanceConfig(kind="warped", output_size=S), mesh_cue=True)
+    with torch.no_grad():
+        assert torch.allclose(cued.planes(cued.encode_source(b.source, b.mesh), b.beta),
+                              plain.planes(plain.encode_source(b.source), b.beta), atol=1e-5)
+    w = dataclasses.replace(WarpConfig(), batch=2, lpips=0.0, log_every=1, image_every=0)
+    assert train_warp(plain, w, clips, None, tmp_path / "plain", steps=1, minutes=5)["step"] == 1
+    assert train_warp(cued, w, clips, None, tmp_path / "cued", steps=2, minutes=5)["step"] == 2
+    saved = Export3D.from_pretrained(tmp_path / "cued" / "model")
+    assert saved.cfg.generator.mesh_cue
+    assert saved.generator.stem[0][0].weight[:, 5:].abs().amax() > 0  # the cue's weights trained

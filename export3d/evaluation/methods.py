@@ -52,7 +52,7 @@ def model_method(model: Export3D, chunk: int = 16) -> Method:
             source_beta=None, source_landmarks=None, **_) -> np.ndarray:
         dev = next(model.parameters()).device
         image = to_tensor(source[None]).to(dev)
-        feats = model.encode_source(image)
+        feats = model.encode_source(image, _mesh(model, source_landmarks, image))
         b = torch.as_tensor(beta, dtype=torch.float32, device=dev)
         c = torch.as_tensor(camera, dtype=torch.float32, device=dev)
         own = (source_camera, source_beta, source_landmarks)
@@ -61,6 +61,18 @@ def model_method(model: Export3D, chunk: int = 16) -> Method:
         return np.concatenate(outs) if outs else np.zeros((0, *source.shape), np.uint8)
 
     return run
+
+
+def _mesh(model: Export3D, landmarks, image: torch.Tensor) -> torch.Tensor | None:
+    """The source's face mesh map ``(1, 3, S, S)`` for a generator with ``mesh_cue`` (from its landmarks in crop
+    pixels), else None."""
+    if not model.cfg.generator.mesh_cue:
+        return None
+    if landmarks is None:
+        raise ValueError("this model's generator needs the source's face mesh: the set gives no source landmarks")
+    from ..face.mesh_map import mesh_map
+
+    return torch.from_numpy(mesh_map(np.asarray(landmarks), image.shape[-1])).to(image.device).permute(2, 0, 1)[None]
 
 
 def _frames(model: Export3D, feats, image: torch.Tensor, own: tuple, beta: torch.Tensor,

@@ -101,10 +101,11 @@ class Export3D(nn.Module):
         """``beta (B, beta_dim)`` -> ``beta' (B, code_dim)``."""
         return self.expression(beta)
 
-    def encode_source(self, source: torch.Tensor) -> SourceFeatures:
-        """Source-only encoding ``(B, 3, H, W)`` -> cacheable ``SourceFeatures``."""
+    def encode_source(self, source: torch.Tensor, mesh: torch.Tensor | None = None) -> SourceFeatures:
+        """Source-only encoding ``(B, 3, H, W)`` -> cacheable ``SourceFeatures``; ``mesh (B, 3, H, W)`` in [0, 1]:
+        the source's face mesh map, for a generator with ``mesh_cue`` only."""
         with self._cnn_context(source.device):
-            return self.generator.encode_source(self._layout(source))
+            return self.generator.encode_source(self._layout(source), mesh)
 
     def planes(self, src: SourceFeatures, beta: torch.Tensor) -> torch.Tensor:
         """Tri-planes ``(B, 3, C, P, P)`` (fp32) for a cached source and expressions ``beta``."""
@@ -150,9 +151,10 @@ class Export3D(nn.Module):
 
     def forward(self, source: torch.Tensor, beta: torch.Tensor, camera: torch.Tensor,
                 perturb: bool = False, generator: torch.Generator | None = None,
-                warp_source: WarpSource | None = None) -> Export3DOutput:
-        """Warped models need ``warp_source`` (the portrait at the output size and its camera)."""
-        planes = self.planes(self.encode_source(source), beta)
+                warp_source: WarpSource | None = None, mesh: torch.Tensor | None = None) -> Export3DOutput:
+        """Warped models need ``warp_source`` (the portrait at the output size and its camera); a generator with
+        ``mesh_cue`` needs ``mesh``, the source's face mesh map (``encode_source``)."""
+        planes = self.planes(self.encode_source(source, mesh), beta)
         if not self.warped:
             image, raw = self.render(planes, camera, perturb, generator)
             return Export3DOutput(image=image, raw=raw, planes=planes)

@@ -64,14 +64,15 @@ class TriplaneGenerator(nn.Module):
         super().__init__()
         self.cfg = cfg
         s1, s2, s3 = cfg.stem_channels
+        cin = self.input_channels
         self.stem = nn.Sequential(
-            conv_act(5, s1, 2), conv_act(s1, s1), conv_act(s1, s2, 2), conv_act(s2, s2),
+            conv_act(cin, s1, 2), conv_act(s1, s1), conv_act(s1, s2, 2), conv_act(s2, s2),
             conv_act(s2, s3, 2), conv_act(s3, s3),
         )
         self.patch_embed = OverlapPatchEmbed(s3, cfg.token_dim)
         hc = cfg.highres_channels
         self.highres = nn.Sequential(
-            nn.Conv2d(5, hc, 7, stride=2, padding=3), nn.LeakyReLU(0.01),
+            nn.Conv2d(cin, hc, 7, stride=2, padding=3), nn.LeakyReLU(0.01),
             *[conv_act(hc, hc, 1, 0.01) for _ in range(cfg.highres_layers)],
         )
 
@@ -96,13 +97,25 @@ class TriplaneGenerator(nn.Module):
         for stage in self.up:
             stage.reset_parameters()
 
+    MESH_CHANNELS = 3  #: channels of a face mesh map (``face/mesh_map.py``)
+
+    @property
+    def input_channels(self) -> int:
+        """Channels the source CNNs read: RGB, the pixel coordinates (2) and, with ``mesh_cue``, the mesh map."""
+        return 5 + (self.MESH_CHANNELS if self.cfg.mesh_cue else 0)
+
     # ------------------------------------------------------------------ source
-    def encode_source(self, image: torch.Tensor) -> SourceFeatures:
-        """Source-only part. ``image (B, 3, H, W)`` in [-1, 1]."""
+    def encode_source(self, image: torch.Tensor, mesh: torch.Tensor | None = None) -> SourceFeatures:
+        """Source-only part. ``image (B, 3, H, W)`` in [-1, 1]; ``mesh (B, 3, H, W)`` in [0, 1], the face mesh map
+        of the same crop, required with ``mesh_cue`` (and refused without it)."""
         b, _, h, w = image.shape
         if h != self.cfg.source_size or w != self.cfg.source_size:
             raise ValueError(f"source must be {self.cfg.source_size}x{self.cfg.source_size}, got {h}x{w}")
-        x = torch.cat([image, coordinate_grid(b, h, w, image)], dim=1)
+        if (mesh is not None) != self.cfg.mesh_cue:
+            raise ValueError("this generator needs the face mesh map of its source (mesh_cue)" if self.cfg.mesh_cue
+                             else "this generator takes no face mesh map (mesh_cue is off)")
+        parts = [image, coordinate_grid(b, h, w, image)] + ([mesh.to(image.dtype) * 2 - 1] if mesh is not None else [])
+        x = torch.cat(parts, dim=1)
         tokens, grid = self.patch_embed(self.stem(x))
         return SourceFeatures(tokens=tokens, grid=grid, highres=self.highres(x))
 
@@ -130,5 +143,5 @@ class TriplaneGenerator(nn.Module):
                 self.ema_planes.mul_(m).add_(planes.detach().mean(0), alpha=1.0 - m)
         return planes + self.ema_planes
 
-    def forward(self, image: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
-        return self.planes_from_source(self.encode_source(image), code)
+    def forward(self, image: torch.Tensor, code: torch.Tensor, mesh: torch.Tensor | None = None) -> torch.Tensor:
+        return self.planes_from_source(self.encode_source(image, mesh), code)

@@ -40,6 +40,7 @@ import torch
 from ..errors import CheckpointError
 from ..face.crop import CropTransform
 from ..face.extractor import FaceExtractor, FaceSignals
+from ..face.mesh_map import mesh_map
 from ..media.image import ImageSource, load_image
 from ..media.kind import is_video
 from ..models.export3d import Export3D
@@ -170,8 +171,12 @@ class Animator:
         transform = CropTransform(signals.box, self.source_size)
         crop = transform.warp(rgb)
         x = torch.from_numpy(crop).to(self.device).permute(2, 0, 1)[None].float() / 127.5 - 1
+        mesh = None
+        if self.model.cfg.generator.mesh_cue:
+            drawn = mesh_map(transform.image_to_crop(signals.landmarks), self.source_size)
+            mesh = torch.from_numpy(drawn).to(self.device).permute(2, 0, 1)[None]
         with torch.inference_mode():
-            features = self.model.encode_source(x)
+            features = self.model.encode_source(x, mesh)
         return PreparedSource(rgb, crop, transform, signals, features, self._warp_source(rgb, signals, features))
 
     def _warp_source(self, rgb: np.ndarray, signals: FaceSignals, features) -> WarpSource | None:

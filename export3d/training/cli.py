@@ -1,6 +1,7 @@
 """``python -m export3d.training prepare|preprocess|stage1|stage2|warp|field ...`` (stage1/2 also under ``torchrun``).
 
     python -m export3d.training prepare DATA                     # beta for every synthetic frame (extractor)
+    python -m export3d.training mesh-maps DATA                   # face mesh maps of the portraits (--mesh-cue)
     python -m export3d.training preprocess VIDEOS REAL --shard 0/4   # real videos -> clips (one shard of four)
     python -m export3d.training stage1 --config small --data DATA --out runs/s1 --steps 3000 --minutes 20
     python -m export3d.training stage2 --config small --data DATA --stage1 runs/s1 --out runs/s2 --minutes 100
@@ -39,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="command", required=True)
     pr = sub.add_parser("prepare", help="extract beta for every frame of a synthetic dataset")
     pr.add_argument("data", type=Path)
+    pm = sub.add_parser("mesh-maps", help="face mesh maps of each synthetic clip's first frame (for --mesh-cue)")
+    pm.add_argument("data", type=Path)
     pp = sub.add_parser("preprocess", help="real videos -> training clips (crops, beta, cameras), resumable, sharded")
     pp.add_argument("videos", type=Path, help="a folder of videos (*.mp4 *.mpg *.mov *.avi *.mkv *.webm) or one video")
     pp.add_argument("out", type=Path, help="output folder (real-<video stem>.npz + .json per video)")
@@ -84,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
         return _warp(args)
     if args.command == "field":
         return run_field(args)
+    if args.command == "mesh-maps":
+        from .mesh_maps import prepare_mesh_maps
+
+        path, missed = prepare_mesh_maps(args.data)
+        print(f"wrote {path} ({missed} clips without a face: no cue)")
+        return 0
     if args.command == "prepare":
         from .data import prepare_synthetic
 
@@ -147,6 +156,9 @@ def _add_warp(sub) -> None:
                    help="the deformation head also sees the expression code beta' (new heads start neutral)")
     s.add_argument("--expression-field", action="store_true",
                    help="add the expression field (models/expression_field.py; starts neutral)")
+    s.add_argument("--mesh-cue", action="store_true",
+                   help="the generator also reads the portrait's face mesh map (needs `mesh-maps DATA`; new input "
+                        "weights start at zero)")
     s.add_argument("--field-size", type=int, default=None,
                    help="rays a side of the sampling field (default: --init's, else the render size)")
     s.add_argument("--train", action="append", default=[], metavar="PREFIX",
@@ -186,7 +198,12 @@ def _warp(args) -> int:
                              deform_from_code=args.deform_from_code or base.deform_from_code,
                              expression_field=args.expression_field or base.expression_field,
                              field_size=base.field_size if args.field_size is None else args.field_size)
-        model = warm_start(args.init, appearance)
+        model = warm_start(args.init, appearance, True if args.mesh_cue else None)
+        if model.cfg.generator.mesh_cue and synthetic is not None and synthetic.mesh is None:
+            raise ValueError(f"--mesh-cue needs the portraits' mesh maps: run `python -m export3d.training "
+                             f"mesh-maps {args.data}`")
+        if model.cfg.generator.mesh_cue and real is not None:
+            raise ValueError("--mesh-cue trains on synthetic clips only for now (real clips carry no mesh maps)")
         w = replace(WarpConfig(), batch=args.batch, lr=args.lr, real_ratio=args.real_ratio,
                     trainable=tuple(args.train))
         res = train_warp(model, w, synthetic, real, args.out, args.steps, args.minutes, args.checkpoint_minutes)

@@ -63,7 +63,8 @@ def build_cache(model: Export3D, draw, pairs: int, batch: int = 16, desc: str = 
     chunks = []
     for _ in tqdm(range(0, pairs, batch), desc=desc, unit="batch"):
         b: WarpBatch = draw(batch)
-        planes = model.planes(model.encode_source(b.source), b.beta)
+        mesh = b.mesh if model.cfg.generator.mesh_cue else None  # a dataset's maps, used by a model with the cue
+        planes = model.planes(model.encode_source(b.source, mesh), b.beta)
         _, raw = model.render(planes, b.camera, code=model.deform_code(b.beta))
         p = model.appearance.surface(raw, b.camera)
         row = dict(camera=b.camera, distance=p.distance, displacement=p.displacement, opacity=p.opacity,

@@ -33,18 +33,35 @@ from .warp_losses import warp_losses
 TERMS = ("l1", "rendered", "lpips", "field", "visibility")
 
 
-def warm_start(init: str | Path, appearance: AppearanceConfig) -> Export3D:
-    """A warped model with every weight it shares with the generated checkpoint ``init`` copied over."""
+def warm_start(init: str | Path, appearance: AppearanceConfig, mesh_cue: bool | None = None) -> Export3D:
+    """A warped model with every weight it shares with the generated checkpoint ``init`` copied over.
+
+    ``mesh_cue`` (None: as ``init``): a generator that reads the face mesh map; started from a checkpoint
+    without it, the source CNNs' new input channels get zero weights, so the model starts as ``init``."""
     folder = resolve_checkpoint(init)
-    cfg = dataclasses.replace(load_config(folder), appearance=appearance).validate()
-    model = Export3D(cfg)
-    state = load_file(str(folder / "model.safetensors"))
+    cfg = dataclasses.replace(load_config(folder), appearance=appearance)
+    if mesh_cue is not None:
+        cfg = dataclasses.replace(cfg, generator=dataclasses.replace(cfg.generator, mesh_cue=mesh_cue))
+    model = Export3D(cfg.validate())
+    state = widen_inputs(load_file(str(folder / "model.safetensors")), model.state_dict())
     missing, unexpected = model.load_state_dict(state, strict=False)
     new = {k for k in missing if k.startswith(("decoder.deform", "decoder.visibility", "appearance."))}
     if set(missing) - new or unexpected:
         raise ValueError(f"{init} does not fit the warped model: missing {sorted(set(missing) - new)}, "
                          f"unexpected {sorted(unexpected)}")
     return model
+
+
+def widen_inputs(state: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` with every convolution weight that has fewer input channels than ``target``'s padded with zero
+    weights for the extra channels (new inputs that start ignored); other entries as they are."""
+    out = dict(state)
+    for key, w in state.items():
+        t = target.get(key)
+        if t is not None and w.dim() == 4 and t.shape[0] == w.shape[0] and t.shape[2:] == w.shape[2:] \
+                and t.shape[1] > w.shape[1]:
+            out[key] = torch.cat([w, w.new_zeros(w.shape[0], t.shape[1] - w.shape[1], *w.shape[2:])], dim=1)
+    return out
 
 
 def freeze_all_but(model: Export3D, prefixes: tuple[str, ...]) -> None:

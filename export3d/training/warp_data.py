@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .data import BETA_FILE, ClipData
+from .mesh_maps import MESH_FILE
 
 SOURCE_FRAME = 0  #: the correspondences of the synthetic world point into each clip's first frame
 
@@ -30,6 +31,7 @@ class WarpBatch:
     visible: torch.Tensor | None = None  #: (B, S, S) bool: that point is visible in the source
     foreground: torch.Tensor | None = None  #: (B, S, S) bool: the target pixel shows the person
     weight: torch.Tensor | None = None  #: (B, S, S) float: per-pixel weight of the field loss (``feature_weights``)
+    mesh: torch.Tensor | None = None  #: (B, 3, S, S) in [0, 1]: the portrait's face mesh map (``mesh-maps``)
 
     def rows(self, idx: torch.Tensor) -> WarpBatch:
         return WarpBatch(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name)[idx]
@@ -64,6 +66,8 @@ class WarpClips(ClipData):
         self.foreground = torch.from_numpy(a["foreground"]).bool()
         self.centres = torch.from_numpy(pixel_centres(*a["flow"].shape[2:4]))
         self.landmarks = torch.from_numpy(a["landmarks2d"]).float()  # (C, F, 68, 2) pixels
+        mesh = folder / MESH_FILE
+        self.mesh = torch.from_numpy(np.load(mesh)[:n]) if mesh.is_file() else None  # (C, S, S, 3) uint8
         self._split(holdout_clips)
         self.train = self.train[self.valid[self.train, SOURCE_FRAME]]
         self.heldout = self.heldout[self.valid[self.heldout, SOURCE_FRAME]]
@@ -78,7 +82,8 @@ class WarpClips(ClipData):
         return WarpBatch(self.to_float(self.frames[clips, s]), self.to_float(self.frames[clips, d]),
                          self.beta[clips, d], self.camera[clips, d], self.camera[clips, s], self.beta[clips, s],
                          self.flow[clips, d].float() + self.centres, self.visible[clips, d],
-                         self.foreground[clips, d], feature_weights(self.landmarks[clips, d], self.frame_size))
+                         self.foreground[clips, d], feature_weights(self.landmarks[clips, d], self.frame_size),
+                         None if self.mesh is None else self.mesh[clips].permute(0, 3, 1, 2).float() / 255)
 
 
 MOUTH, EYE_RIGHT, EYE_LEFT = slice(48, 68), slice(36, 42), slice(42, 48)  #: 68-point Multi-PIE groups

@@ -58,7 +58,8 @@ def visibility_loss(logit: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
 def warp_losses(model: Export3D, batch: WarpBatch, w: WarpConfig, lpips) -> tuple[torch.Tensor, dict, Export3DOutput]:
     """``(total, terms, output)`` for one batch; the field/visibility terms only where the batch has the truth."""
     source = WarpSource(batch.source, batch.source_camera, batch.source_beta)
-    out = model(batch.source, batch.beta, batch.camera, perturb=True, warp_source=source)
+    out = model(batch.source, batch.beta, batch.camera, perturb=True, warp_source=source,
+                mesh=batch.mesh if model.cfg.generator.mesh_cue else None)
     r = out.raw.rgb.shape[-1]
     target_raw = F.interpolate(batch.driver, size=(r, r), mode="area")
     terms = {"l1": (out.image - batch.driver).abs().mean(),
