@@ -16,7 +16,18 @@ import torch
 from conftest import have_face_models
 
 from export3d.face.part_contours import EYELID_INDEX, eyelid_contours
-from export3d.rendering.eyelids import CLOSED_SCORE, MEET, UPPER_BAND, close_eyelids, lid_closure
+from export3d.rendering.eyelids import (
+    CLOSED_SCORE,
+    LASH_FROM,
+    LASH_SHADE,
+    LASH_WIDTH,
+    MEET,
+    UPPER_BAND,
+    close_eyelids,
+    lash_colour,
+    lash_line,
+    lid_closure,
+)
 
 LID_POINTS = EYELID_INDEX.shape[-1]
 HALF = 0.2  #: half eye width of the test eye, grid units
@@ -54,6 +65,28 @@ def test_closed_eye_shows_the_lash_line_where_the_lids_meet():
     meet = OPEN / 2 - MEET * OPEN  # y of the meeting line at the eye's centre
     got = close_eyelids(points((0.0, meet - 1e-4)), make_eye(), torch.ones(1, 1))
     assert torch.allclose(got, points((0.0, -OPEN / 2)), atol=1e-3)  # fetched from the open upper lid
+
+
+def test_the_lash_line_is_drawn_where_the_closing_upper_lid_is():
+    """Weight ``s(c) (1 - x^2) exp(-d^2 / 2 w^2)`` at distance ``d`` from the moved upper lid ``y_u'``, with
+    ``s(c)`` rising from 0 at ``LASH_FROM`` to 1 at closure 1."""
+    meet = OPEN / 2 - MEET * OPEN  # at closure 1 the upper lid is on the meeting line
+    w = LASH_WIDTH * HALF  # grid units
+    pts = points((0.0, meet), (0.0, meet + w), (0.0, meet - 3 * w), (0.5 * HALF, 0.0), (0.0, 0.3))
+    got = lash_line(pts, make_eye(), torch.ones(1, 1))[0, 0]
+    x_half = 0.5  # the fourth point's x in half widths; its lid line is at (OPEN / 2 / HALF)(1 - x^2) (1 - 2 MEET)
+    lid = (OPEN / 2) * (1 - x_half**2) * (1 - 2 * MEET) / HALF
+    want = [1.0, math.exp(-0.5), math.exp(-4.5), (1 - x_half**2) * math.exp(-0.5 * (lid / LASH_WIDTH) ** 2), 0.0]
+    assert got.tolist() == pytest.approx(want, abs=1e-3)
+    half_way = (1 + LASH_FROM) / 2  # strength 0.5; the lid is half way to the meeting line
+    y_half = -OPEN / 2 + half_way * (meet + OPEN / 2)
+    assert lash_line(points((0.0, y_half)), make_eye(), torch.full((1, 1), half_way)).item() == pytest.approx(0.5)
+    assert not lash_line(pts, make_eye(), torch.full((1, 1), LASH_FROM)).any()  # not yet: the lids are apart
+
+
+def test_the_lash_colour_is_the_upper_lid_darkened():
+    image = torch.full((1, 3, 32, 32), 0.5)  # 0.75 in [0, 1]
+    assert torch.allclose(lash_colour(image, make_eye()), torch.full((1, 3, 1, 1), LASH_SHADE * 0.75 * 2 - 1))
 
 
 def test_skin_band_is_stretched_linearly():

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from ..blendshapes import blendshape_index
 from ..config import ModelConfig
 from ..face.part_contours import chin_point, eyelid_contours, lip_contours
-from ..rendering.eyelids import close_eyelids, lid_closure
+from ..rendering.eyelids import close_eyelids, lash_colour, lash_line, lid_closure
 from ..rendering.mouth import cavity_colour, mouth_opening, open_mouth, pull_corners
 from ..rendering.renderer import RenderOutput
 from ..rendering.warp import (
@@ -182,23 +182,27 @@ class WarpedAppearance(nn.Module):
         return torch.cat([beta[:, :_JAW], source_beta[:, _JAW:_JAW + 1], beta[:, _JAW + 1:]], dim=1)
 
     def move_parts(self, grid: torch.Tensor, source: WarpSource,
-                   beta: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+                   beta: torch.Tensor | None) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
         """``grid (B, O, O, 2)`` remapped inside the portrait so that its eyes close and its mouth opens as the
-        driven scores ask (``appearance.eyelids``, ``appearance.mouth``), and the mouth's cavity weight
-        ``(B, 1, O, O)`` (None without a mouth remap). Unchanged without landmarks or expressions."""
+        driven scores ask (``appearance.eyelids``, ``appearance.mouth``), and the shades to lay over the warped
+        portrait, in order: ``(weight (B, 1, O, O), colour (B, 3, 1, 1))`` for the mouth's cavity and the closed
+        eyes' lash line. Unchanged (and no shades) without landmarks or expressions."""
         if source.landmarks is None or beta is None or source.beta is None:
-            return grid, None
-        marks, cavity = source.landmarks.to(grid.dtype), None
+            return grid, []
+        marks, shades = source.landmarks.to(grid.dtype), []
         if self.mouth:
             lips = lip_contours(marks)
             smile = (beta[:, _SMILE] - source.beta[:, _SMILE]).clamp(0, 1).to(grid.dtype)  # added, never removed
             opening = mouth_opening(beta[:, _JAW], source.beta[:, _JAW]).to(grid.dtype)
             grid, cavity = open_mouth(pull_corners(grid, lips, smile), lips, chin_point(marks), opening)
-            cavity = cavity[:, None]
+            shades.append((cavity[:, None], cavity_colour(source.image, lips)))
         if self.eyelids:
+            lids = eyelid_contours(marks)
             closure = lid_closure(beta[:, _BLINK], source.beta[:, _BLINK]).to(grid.dtype)
-            grid = close_eyelids(grid, eyelid_contours(marks), closure)
-        return grid, cavity
+            lash = lash_line(grid, lids, closure)
+            grid = close_eyelids(grid, lids, closure)
+            shades.append((lash[:, None], lash_colour(source.image, lids)))
+        return grid, shades
 
     def forward(self, raw: RenderOutput, rendered: torch.Tensor, camera: torch.Tensor,
                 source: WarpSource, beta: torch.Tensor | None = None) -> WarpOutput:
@@ -207,10 +211,10 @@ class WarpedAppearance(nn.Module):
         data's size)."""
         o = source.image.shape[-1]
         grid, logit = self.field(raw, camera, source, beta)
-        fine, cavity = self.move_parts(upsample_field(grid, o), source, beta)
+        fine, shades = self.move_parts(upsample_field(grid, o), source, beta)
         warped = warp_image(source.image, fine)
-        if cavity is not None:
-            warped = torch.lerp(warped, cavity_colour(source.image, lip_contours(source.landmarks)), cavity)
+        for weight, colour in shades:
+            warped = torch.lerp(warped, colour.to(warped.dtype), weight.to(warped.dtype))
         up = lambda x: F.interpolate(x, size=(o, o), mode="bilinear", align_corners=False)  # noqa: E731
         v, rendered, opacity = torch.sigmoid(up(logit)), up(rendered), up(raw.opacity)
         base = v * warped + (1 - v) * rendered

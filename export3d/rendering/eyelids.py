@@ -16,17 +16,26 @@ The skin band ``[y_u - UPPER_BAND, y_u]`` is stretched linearly over ``[y_u - UP
 line ends at ``y_u'``), the band ``[y_l, y_l + LOWER_BAND]`` over ``[y_l', y_l + LOWER_BAND]``; what is left of the
 eye between ``y_u'`` and ``y_l'`` stays where it is (the lids cover it) and everything else is the identity.
 The remap is continuous, the identity at ``c = 0`` and outside the bands, and leaves the corners fixed.
+
+``lash_line`` draws what a closed eye shows where the lids meet, the lashes: a thin dark line along the moving
+upper lid ``y_u'`` (Gaussian across it, ``LASH_WIDTH``; ``1 - x^2`` along it, so it fades at the corners) whose
+weight grows from 0 at ``c = LASH_FROM`` to 1 at ``c = 1``, in the colour ``lash_colour``: the portrait's upper lid
+contour, darkened. A stretched lid alone reads as smooth skin, blurred by the stretch.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from .part_frame import PartFrame, PartPoints, local_contours
 
 MEET = 0.1  #: where the lids meet, as a fraction of the opening above the lower lid
 UPPER_BAND = 1.0  #: lid skin stretched over a closing eye, half eye-widths above the upper lid
 LOWER_BAND = 0.5  #: skin stretched up by the rising lower lid, half eye-widths below it
+LASH_WIDTH = 0.08  #: the lash line's Gaussian sigma across the lid, half eye-widths
+LASH_FROM = 0.5  #: closure at which the lash line starts to show (fully drawn at 1)
+LASH_SHADE = 0.35  #: the lash line's colour: the upper lid contour's mean colour times this
 CLOSED_SCORE = 0.4  #: a driver's calibrated eyeBlink score at which the lids are drawn fully closed: real,
 #: fully closed blinks in the GRID clips peak at 0.35-0.55 after the app's tracker smoothing (0.5)
 
@@ -72,3 +81,35 @@ def _close_one(grid: torch.Tensor, lids: torch.Tensor, closure: torch.Tensor) ->
     y_src = torch.where(upper, top + (y - top) * UPPER_BAND / (y_u2 - top).clamp_min(1e-6), y)
     y_src = torch.where(lower, bottom - (bottom - y) * LOWER_BAND / (bottom - y_l2).clamp_min(1e-6), y_src)
     return near.moved(None, y_src - y, grid.shape)
+
+
+def lash_line(grid: torch.Tensor, lids: torch.Tensor, closure: torch.Tensor) -> torch.Tensor:
+    """Weight ``(B, H, W)`` in [0, 1] of the lash line (module docstring) at the output points whose portrait
+    coordinates are ``grid (B, H, W, 2)`` before ``close_eyelids``; ``lids``, ``closure`` as there."""
+    out = torch.zeros(grid.shape[:3], dtype=grid.dtype, device=grid.device)
+    strength = ((closure - LASH_FROM) / (1 - LASH_FROM)).clamp(0, 1)
+    if not bool((strength > 0).any()):
+        return out
+    for e in range(lids.shape[1]):
+        out = torch.maximum(out, _lash_one(grid, lids[:, e], closure[:, e], strength[:, e]))
+    return out
+
+
+def _lash_one(grid: torch.Tensor, lids: torch.Tensor, closure: torch.Tensor, strength: torch.Tensor) -> torch.Tensor:
+    frame = PartFrame.from_corners(lids[:, 0, 0], lids[:, 0, -1])
+    ys = local_contours(frame, lids)
+    reach = 4 * LASH_WIDTH
+    near = PartPoints.near(grid, frame, 1.0, ys[:, 0].amin(-1) - reach, ys[:, 1].amax(-1) + reach)
+    y_u, y_l = near.contour(lids[:, 0]), near.contour(lids[:, 1])
+    y_m = y_l - MEET * (y_l - y_u).clamp_min(0.0)
+    y_u2 = y_u + near.take(closure) * (y_m - y_u)
+    weight = near.take(strength) * (1 - near.x**2) * torch.exp(-0.5 * ((near.y - y_u2) / LASH_WIDTH) ** 2)
+    return near.scatter(weight, grid.shape[:3])
+
+
+def lash_colour(image: torch.Tensor, lids: torch.Tensor) -> torch.Tensor:
+    """``(B, 3, 1, 1)``: the mean colour of ``image (B, 3, H, W)`` (in [-1, 1]) along the upper lid contours of
+    ``lids (B, E, 2, K, 2)`` (``grid_sample`` units), scaled by ``LASH_SHADE`` in [0, 1] intensity."""
+    upper = lids[:, :, 0].reshape(lids.shape[0], 1, -1, 2).to(image.dtype)
+    mean01 = (F.grid_sample(image, upper, align_corners=False).mean(dim=(2, 3), keepdim=True) + 1) / 2
+    return (LASH_SHADE * mean01) * 2 - 1
