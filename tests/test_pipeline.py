@@ -288,7 +288,7 @@ def test_failed_animation_leaves_no_file(animator, source, clips, tmp_path):
 def test_prepare_source_is_cached_and_crop_scale_scales_the_box(animator, source, monkeypatch):
     calls = []
     encode = animator.model.encode_source
-    monkeypatch.setattr(animator.model, "encode_source", lambda x: calls.append(1) or encode(x))
+    monkeypatch.setattr(animator.model, "encode_source", lambda x, mesh=None: calls.append(1) or encode(x, mesh))
     assert animator.prepare_source(astronaut()) is source and calls == []  # the module fixture prepared it
     wide = animator.prepare_source(astronaut(), crop_scale=1.25, crop_offset=(0.1, 0.0))
     assert calls == [1] and animator.prepare_source(astronaut(), crop_scale=1.25, crop_offset=(0.1, 0.0)) is wide
