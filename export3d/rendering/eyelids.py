@@ -26,9 +26,8 @@ contour, darkened. A stretched lid alone reads as smooth skin, blurred by the st
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from .part_frame import PartFrame, PartPoints, local_contours
+from .part_frame import PartFrame, PartPoints, local_contours, shaded_colour
 
 MEET = 0.1  #: where the lids meet, as a fraction of the opening above the lower lid
 UPPER_BAND = 1.0  #: lid skin stretched over a closing eye, half eye-widths above the upper lid
@@ -110,6 +109,4 @@ def _lash_one(grid: torch.Tensor, lids: torch.Tensor, closure: torch.Tensor, str
 def lash_colour(image: torch.Tensor, lids: torch.Tensor) -> torch.Tensor:
     """``(B, 3, 1, 1)``: the mean colour of ``image (B, 3, H, W)`` (in [-1, 1]) along the upper lid contours of
     ``lids (B, E, 2, K, 2)`` (``grid_sample`` units), scaled by ``LASH_SHADE`` in [0, 1] intensity."""
-    upper = lids[:, :, 0].reshape(lids.shape[0], 1, -1, 2).to(image.dtype)
-    mean01 = (F.grid_sample(image, upper, align_corners=False).mean(dim=(2, 3), keepdim=True) + 1) / 2
-    return (LASH_SHADE * mean01) * 2 - 1
+    return shaded_colour(image, lids[:, :, 0], LASH_SHADE)

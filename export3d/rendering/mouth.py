@@ -26,9 +26,8 @@ band (1 where the portrait's mouth was closed), faded in over ``FEATHER`` from t
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from .part_frame import PartFrame, PartPoints, local_contours
+from .part_frame import PartFrame, PartPoints, local_contours, shaded_colour
 
 JAW_GAIN = 2.0  #: opening at the mouth's centre per unit of jawOpen above the portrait's own, half mouth widths
 NECK_BAND = 1.2  #: skin under the chin that absorbs the chin's motion, as a fraction of the mouth-chin distance
@@ -89,9 +88,7 @@ def open_mouth(grid: torch.Tensor, lips: torch.Tensor, chin: torch.Tensor,
 def cavity_colour(image: torch.Tensor, lips: torch.Tensor) -> torch.Tensor:
     """``(B, 3, 1, 1)``: the mean colour of ``image (B, 3, H, W)`` (in [-1, 1]) at the lip contour points
     ``(B, 2, K, 2)`` (``grid_sample`` units), scaled by ``CAVITY_SHADE`` in [0, 1] intensity."""
-    samples = F.grid_sample(image, lips.reshape(lips.shape[0], 1, -1, 2).to(image.dtype), align_corners=False)
-    mean01 = (samples.mean(dim=(2, 3), keepdim=True) + 1) / 2
-    return (CAVITY_SHADE * mean01) * 2 - 1
+    return shaded_colour(image, lips, CAVITY_SHADE)
 
 
 def pull_corners(grid: torch.Tensor, lips: torch.Tensor, smile: torch.Tensor) -> torch.Tensor:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 
 @dataclass
@@ -108,3 +109,12 @@ def local_contours(frame: PartFrame, contours: torch.Tensor) -> torch.Tensor:
     """The frame ``y`` of every point of contours ``(B, C, K, 2)``: ``(B, C, K)``."""
     b, c, k, _ = contours.shape
     return frame.to_local(contours.reshape(b, c * k, 2))[1].reshape(b, c, k)
+
+
+def shaded_colour(image: torch.Tensor, points: torch.Tensor, shade: float) -> torch.Tensor:
+    """``(B, 3, 1, 1)``: the mean colour of ``image (B, 3, H, W)`` (in [-1, 1]) at ``points (B, ..., 2)``
+    (``grid_sample`` units), its [0, 1] intensity scaled by ``shade``: a part's own colour, darkened (the mouth's
+    cavity, the closed eyes' lashes)."""
+    grid = points.reshape(points.shape[0], 1, -1, 2).to(image.dtype)
+    mean01 = (F.grid_sample(image, grid, align_corners=False).mean(dim=(2, 3), keepdim=True) + 1) / 2
+    return (shade * mean01) * 2 - 1
