@@ -157,3 +157,32 @@ def test_smile_pulls_each_corner_out_and_up():
     assert torch.allclose(out, at((-1.0, 0.0), (0.0, 6.0)), atol=2e-3)  # fetched from the old corner; far skin still
     both = pull_corners(at(new_right, (1 + SMILE_OUT, -SMILE_UP)), lips, torch.ones(1, 2))
     assert torch.allclose(both, at((-1.0, 0.0), (1.0, 0.0)), atol=2e-3)
+
+
+def test_negative_smile_moves_the_corners_in_and_down():
+    lips, _ = closed_mouth()
+    new_right, new_left = (-1 + SMILE_OUT, SMILE_UP), (1 - SMILE_OUT, SMILE_UP)  # a full smile taken away
+    out = pull_corners(at(new_right, new_left), lips, -torch.ones(1, 2))
+    # the corners end 1.5 half widths apart, so each also feels the other's falloff (weight 0.1: 0.03 half widths)
+    assert torch.allclose(out, at((-1.0, 0.0), (1.0, 0.0)), atol=0.035 * HALF)
+    assert not torch.allclose(out, at(new_right, new_left), atol=0.2 * HALF)  # the corners did move
+    half = pull_corners(at((-1 + SMILE_OUT / 2, SMILE_UP / 2), (0.0, 6.0)), lips, torch.tensor([[-0.5, 0.0]]))
+    assert torch.allclose(half, at((-1.0, 0.0), (0.0, 6.0)), atol=2e-3)
+
+
+@pytest.mark.skipif(not have_face_models(), reason="MediaPipe and its model files are needed to read mouthSmile")
+def test_bundled_model_takes_a_smile_away():
+    """The astronaut smiles (mouthSmile ~0.75); driven at mouthSmile 0, MediaPipe reads a much smaller smile."""
+    from skimage.data import astronaut
+
+    from export3d.evaluation.analysis import FaceAnalyzer
+    from export3d.pipeline import Animator
+
+    animator = Animator.from_pretrained()
+    src = animator.prepare_source(astronaut())
+    smile = [blendshape_index("mouthSmileLeft"), blendshape_index("mouthSmileRight")]
+    assert src.signals.beta[smile].mean() > 0.5  # the premise: the portrait smiles
+    beta = np.repeat(src.signals.beta[None], 2, 0)
+    beta[1, smile] = 0.0
+    read = FaceAnalyzer(identity=False).read(animator.render(src, beta, src.signals.camera)).beta[:, smile].mean(1)
+    assert read[0] - read[1] > 0.3, read

@@ -192,7 +192,7 @@ class WarpedAppearance(nn.Module):
         marks, shades = source.landmarks.to(grid.dtype), []
         if self.mouth:
             lips = lip_contours(marks)
-            smile = (beta[:, _SMILE] - source.beta[:, _SMILE]).clamp(0, 1).to(grid.dtype)  # added, never removed
+            smile = (beta[:, _SMILE] - source.beta[:, _SMILE]).clamp(-1, 1).to(grid.dtype)  # < 0: a smile taken away
             opening = mouth_opening(beta[:, _JAW], source.beta[:, _JAW]).to(grid.dtype)
             grid, cavity = open_mouth(pull_corners(grid, lips, smile), lips, chin_point(marks), opening)
             shades.append((cavity[:, None], cavity_colour(source.image, lips)))

@@ -20,7 +20,8 @@ portrait's interior. Output ``y`` fetches the portrait at
 with ``D = NECK_BAND y_c``, and is the identity elsewhere. The cavity weight is ``g / (h + g)`` in the interior
 band (1 where the portrait's mouth was closed), faded in over ``FEATHER`` from the lips, and 0 elsewhere.
 
-``pull_corners`` does the smile: the corners move out and up with a Gaussian falloff around them.
+``pull_corners`` does the smile: the corners move out and up with a Gaussian falloff around them (in and down
+for a negative smile: a driver who smiles less than the portrait takes some of its smile away).
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ def cavity_colour(image: torch.Tensor, lips: torch.Tensor) -> torch.Tensor:
 def pull_corners(grid: torch.Tensor, lips: torch.Tensor, smile: torch.Tensor) -> torch.Tensor:
     """Remap portrait coordinates ``grid (B, H, W, 2)`` so that the mouth's corners (the ends of ``lips
     (B, 2, K, 2)``) are pulled out and up by ``smile (B, 2)`` (per corner, the order of the contours' ends: the
-    subject's right, then left; the driven mouthSmile minus the portrait's own).
+    subject's right, then left; the driven mouthSmile minus the portrait's own, in [-1, 1]; negative values
+    move the corners in and down, undoing a smile the portrait has).
 
     Each corner moves by ``smile (±SMILE_OUT, -SMILE_UP)`` in the mouth's frame, the skin around it with a
     Gaussian falloff of width ``SMILE_REACH``; the backward map subtracts the displacement at the output point
