@@ -4,9 +4,9 @@
 
 (1) the demo's preview (``export3d.demo.preview``: one frame of the whole photo, scaled to at most 640 px) for 20
 yaw values after a warm-up, as the demo's yaw/pitch sliders do; (2) ``Animator.animate_video`` (the whole photo)
-over a driver of ``--seconds`` at ``--fps`` (the
-default driver, examples/drivers/talking.mp4, is looped to that length), wall time split into decode + face
-tracking, rendering and the rest (encoding, muxing); (3) torch version and threads. Without a checkpoint
+over a driver of ``--seconds`` at ``--fps`` (the default driver, examples/drivers/talking.mp4, is looped to that
+length), wall time split into rendering and the rest, and the time of decoding + face tracking (on its own
+thread, overlapping the rendering); (3) torch version and threads. Without a checkpoint
 (``--checkpoint``, default ``export3d.pipeline.default_checkpoint()``) a random ``small`` model is timed instead,
 with a notice: the speed does not depend on the weights. Output format: docs/usage.md ("Speed").
 """
@@ -129,11 +129,12 @@ def bench_animation(anim: Animator, portrait: Path, clip: Path, seconds: float, 
             res, wall = timed(anim.animate_video, src, driver, Path(tmp) / "out.mp4", max_seconds=None, crop=crop)
         finally:
             del anim.extractor.track, anim.frames.frames
-    rest = wall - render.seconds - track.seconds  # the tracker's time includes decoding (it pulls the frames)
+    rest = wall - render.seconds  # the tracker's time includes decoding (it pulls the frames)
     print(f"animation: {seconds:g} s driver at {fps:g} fps ({res.frames} frames, {clip.name} looped; portrait "
           f"already prepared): {wall:.1f} s wall = {res.frames / wall:.1f} frames/s ({seconds / wall:.2f}x real time)")
-    print(f"  decode + face tracking {track.seconds:.1f} s, rendering {render.seconds:.1f} s, "
-          f"the rest {rest:.1f} s (ffmpeg encodes in parallel; this is what is left waiting for it)")
+    print(f"  rendering {render.seconds:.1f} s; decode + face tracking {track.seconds:.1f} s on a thread, ahead of "
+          f"the rendering; outside the rendering {rest:.1f} s (waiting for the tracker, pasting; ffmpeg encodes "
+          "on its own thread)")
 
 
 def main() -> None:

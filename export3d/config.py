@@ -98,6 +98,8 @@ class AppearanceConfig:
     #: remap inside the portrait (``rendering/eyelids.py``; needs ``WarpSource.landmarks``, not learned).
     mouth: bool = False  #: warped: open the portrait's mouth by the driven jawOpen with a landmark remap inside
     #: the portrait and a cavity colour between the lips (``rendering/mouth.py``; not learned).
+    brows: bool = False  #: warped: raise and lower the portrait's brows by the driven browInnerUp, browOuterUp and
+    #: browDown scores with a landmark remap inside the portrait (``rendering/brows.py``; not learned).
 
 
 @dataclass

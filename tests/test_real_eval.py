@@ -276,8 +276,8 @@ def test_real_sets_end_to_end_on_a_tiny_fake_input(fake_inputs, tmp_path):
     assert (out / "controllability.png").is_file() and (out / "samples_real_cross.png").is_file()
     from PIL import Image
 
-    with Image.open(out / "samples_controllability.png") as im:  # 2 portraits x (5 sweeps x input 0, 1)
-        assert im.size == (10 * 256, 2 * 256)
+    with Image.open(out / "samples_controllability.png") as im:  # 2 portraits x (6 sweeps x input 0, 1)
+        assert im.size == (12 * 256, 2 * 256)
 
 
 def test_analyzer_reads_identical_images_once():

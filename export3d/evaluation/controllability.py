@@ -7,6 +7,9 @@ output size. The outputs are read by the extractor; per sweep:
 
 * ``slope``, ``r``: least-squares slope and Pearson r of the readout (mean of the swept blendshapes)
   against the input (a perfectly controllable model: slope 1, r 1; r = 0 when the readout never moves);
+* for the brow-raise sweep the readout is not a blendshape score but the brow height from the tracker's landmarks
+  (``part_contours.brow_height``: brows above the upper lids, in eye widths), because MediaPipe's brow scores do not
+  follow raised brows (docs/model.md);
 * ``pixel_change``: mean absolute grey-level change between the outputs at input 1 and input 0 inside
   the sweep's face region (``face_regions``; from the portrait's landmarks mapped into the output crop).
 """
@@ -21,6 +24,7 @@ from tqdm import tqdm
 from ..errors import FaceInputError
 from ..face.crop import CropTransform
 from ..face.landmarker import BLENDSHAPE_NAMES
+from ..face.part_contours import brow_height
 from ..pipeline import Animator, PreparedSource, ViewSettings
 from .analysis import FaceAnalyzer
 from .face_regions import mean_abs_change, region_mask
@@ -32,6 +36,7 @@ class Sweep:
     name: str
     blendshapes: tuple[str, ...]  #: set together to the input value
     region: str  #: ``face_regions.REGIONS`` key whose pixels should change
+    readout: str = "blendshapes"  #: what is read from the outputs: the mean of ``blendshapes``, or "brow_height"
 
 
 SWEEPS = (
@@ -39,6 +44,7 @@ SWEEPS = (
     Sweep("eyeBlink L+R", ("eyeBlinkLeft", "eyeBlinkRight"), "eyes"),
     Sweep("mouthSmile L+R", ("mouthSmileLeft", "mouthSmileRight"), "mouth"),
     Sweep("browInnerUp", ("browInnerUp",), "brows"),
+    Sweep("brows up: brow height", ("browInnerUp", "browOuterUpLeft", "browOuterUpRight"), "brows", "brow_height"),
     Sweep("gaze: eyeLookOutLeft+eyeLookInRight", ("eyeLookOutLeft", "eyeLookInRight"), "eyes"),
 )
 SUMMARY = ("slope", "r", "pixel_change")
@@ -100,11 +106,14 @@ def sweep_portrait(animator: Animator, analyzer: FaceAnalyzer, src: PreparedSour
     images = animator.render(src, betas, animator.camera_for(src.signals, ViewSettings()))
     size = images.shape[1]
     points = CropTransform(src.signals.box, size).image_to_crop(src.signals.landmarks)
-    readout = analyzer.read(images).beta
+    readout = analyzer.read(images)
     out, ends = {}, []
     for i, sw in enumerate(SWEEPS):
         part = slice(i * len(values), (i + 1) * len(values))
-        y = group_readout(readout[part], sw.blendshapes)
+        if sw.readout == "brow_height":
+            y = brow_height(readout.landmarks[part])
+        else:
+            y = group_readout(readout.beta[part], sw.blendshapes)
         slope, r = fit_line(values, y)
         change = mean_abs_change(images[part][-1], images[part][0], region_mask(points, sw.region, size))
         out[sw.name] = SweepResult(values.tolist(), y.tolist(), slope, r, change)

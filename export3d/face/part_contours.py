@@ -1,9 +1,11 @@
 """Contours of the face parts the warped model's remaps move, as indices into MediaPipe's 478 landmarks.
 
-``eyelid_contours`` feeds ``rendering/eyelids.py``, ``lip_contours`` ``rendering/mouth.py``. Each contour runs
-from one corner to the other, both corners included, so the two contours of a part share their ends. Eyes come in
-the order subject's right (image left, MediaPipe's ``eyeBlinkRight``), then subject's left. Both functions take
-numpy arrays or torch tensors ``(..., 478, 2+)`` and keep the leading dimensions.
+``eyelid_contours`` feeds ``rendering/eyelids.py`` and ``rendering/brows.py``, ``lip_contours``
+``rendering/mouth.py``, ``brow_contours`` ``rendering/brows.py``. Each lid or lip contour runs from one corner to the
+other, both corners included, so the two contours of a part share their ends; a brow's two contours (its upper and
+lower edge) run from its outer end to its inner end. Eyes and brows come in the order subject's right (image left,
+MediaPipe's ``eyeBlinkRight``), then subject's left. The functions take numpy arrays or torch tensors
+``(..., 478, 2+)`` and keep the leading dimensions.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ EYELID_INDEX = np.array([[[33, 246, 161, 160, 159, 158, 157, 173, 133], [33, 7, 
 #: inner upper lip, inner lower lip, from the subject's right inner corner to the left one
 LIP_INDEX = np.array([[78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308],
                       [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308]])
+#: per brow (subject's right, left): upper and lower edge, each from the outer end to the inner one
+BROW_INDEX = np.array([[[70, 63, 105, 66, 107], [46, 53, 52, 65, 55]],
+                       [[300, 293, 334, 296, 336], [276, 283, 282, 295, 285]]])
 CHIN = 152  #: the chin's lowest landmark
 
 
@@ -28,6 +33,20 @@ def eyelid_contours(landmarks):
 def lip_contours(landmarks):
     """``(..., 478, 2+)`` -> ``(..., 2, 11, 2)``: the inner upper and inner lower lip."""
     return landmarks[..., LIP_INDEX, :2]
+
+
+def brow_contours(landmarks):
+    """``(..., 478, 2+)`` -> ``(..., 2, 2, 5, 2)``: per brow, the upper and the lower edge."""
+    return landmarks[..., BROW_INDEX, :2]
+
+
+def brow_height(landmarks: np.ndarray) -> np.ndarray:
+    """``(..., 478, 2+)`` -> ``(...)``: how high the brows sit above the eyes, the mean over both sides of the upper
+    lid's mean height minus the brow's lower edge's, in eye widths (corner to corner); NaN landmarks give NaN."""
+    lm = np.asarray(landmarks, np.float64)
+    lids, brows = eyelid_contours(lm)[..., 0, :, :], brow_contours(lm)[..., 1, :, :]  # (..., 2, K, 2)
+    width = np.linalg.norm(lids[..., -1, :] - lids[..., 0, :], axis=-1)
+    return ((lids[..., 1].mean(-1) - brows[..., 1].mean(-1)) / width).mean(-1)
 
 
 def chin_point(landmarks):

@@ -21,7 +21,8 @@ import torch.nn.functional as F
 
 from ..blendshapes import blendshape_index
 from ..config import ModelConfig
-from ..face.part_contours import chin_point, eyelid_contours, lip_contours
+from ..face.part_contours import brow_contours, chin_point, eyelid_contours, lip_contours
+from ..rendering.brows import brow_lift, move_brows
 from ..rendering.eyelids import close_eyelids, lash_colour, lash_line, lid_closure
 from ..rendering.mouth import cavity_colour, mouth_opening, open_mouth, pull_corners
 from ..rendering.renderer import RenderOutput
@@ -42,6 +43,9 @@ from .layers import conv_act
 _BLINK = [blendshape_index("eyeBlinkRight"), blendshape_index("eyeBlinkLeft")]  #: the order of ``eyelid_contours``
 _JAW = blendshape_index("jawOpen")
 _SMILE = [blendshape_index("mouthSmileRight"), blendshape_index("mouthSmileLeft")]  #: the order of the lips' ends
+_BROW_IN = blendshape_index("browInnerUp")
+_BROW_OUT = [blendshape_index("browOuterUpRight"), blendshape_index("browOuterUpLeft")]  #: the order of the brows
+_BROW_DOWN = [blendshape_index("browDownRight"), blendshape_index("browDownLeft")]
 HIDDEN_LOGIT = -6.0  #: visibility logit of a point the depth test finds hidden in the portrait (at most)
 
 
@@ -136,7 +140,7 @@ class WarpedAppearance(nn.Module):
         self.expression_field = ExpressionField(cfg.expression.beta_dim) if cfg.appearance.expression_field else None
         self.field_size = cfg.appearance.field_size or cfg.render.render_size
         self.depth_test = cfg.appearance.depth_test
-        self.eyelids, self.mouth = cfg.appearance.eyelids, cfg.appearance.mouth
+        self.eyelids, self.mouth, self.brows = cfg.appearance.eyelids, cfg.appearance.mouth, cfg.appearance.brows
 
     def surface(self, raw: RenderOutput, camera: torch.Tensor) -> SurfaceParts:
         """The parts of a raw render the field is made of, at the field's resolution (``appearance.field_size``)."""
@@ -183,10 +187,11 @@ class WarpedAppearance(nn.Module):
 
     def move_parts(self, grid: torch.Tensor, source: WarpSource,
                    beta: torch.Tensor | None) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
-        """``grid (B, O, O, 2)`` remapped inside the portrait so that its eyes close and its mouth opens as the
-        driven scores ask (``appearance.eyelids``, ``appearance.mouth``), and the shades to lay over the warped
-        portrait, in order: ``(weight (B, 1, O, O), colour (B, 3, 1, 1))`` for the mouth's cavity and the closed
-        eyes' lash line. Unchanged (and no shades) without landmarks or expressions."""
+        """``grid (B, O, O, 2)`` remapped inside the portrait so that its mouth opens and smiles, its brows move and
+        its eyes close as the driven scores ask (``appearance.mouth``, ``appearance.brows``, ``appearance.eyelids``),
+        and the shades to lay over the warped portrait, in order: ``(weight (B, 1, O, O), colour (B, 3, 1, 1))``
+        for the mouth's cavity and the closed eyes' lash line. Unchanged (and no shades) without landmarks or
+        expressions."""
         if source.landmarks is None or beta is None or source.beta is None:
             return grid, []
         marks, shades = source.landmarks.to(grid.dtype), []
@@ -196,6 +201,10 @@ class WarpedAppearance(nn.Module):
             opening = mouth_opening(beta[:, _JAW], source.beta[:, _JAW]).to(grid.dtype)
             grid, cavity = open_mouth(pull_corners(grid, lips, smile), lips, chin_point(marks), opening)
             shades.append((cavity[:, None], cavity_colour(source.image, lips)))
+        if self.brows:
+            d = (beta - source.beta).to(grid.dtype)
+            lift = brow_lift(d[:, _BROW_IN], d[:, _BROW_OUT], d[:, _BROW_DOWN])
+            grid = move_brows(grid, brow_contours(marks), eyelid_contours(marks), lift)
         if self.eyelids:
             lids = eyelid_contours(marks)
             closure = lid_closure(beta[:, _BLINK], source.beta[:, _BLINK]).to(grid.dtype)

@@ -3,7 +3,8 @@
 Imports run one way: ``animator -> jobs -> frames``. A job receives what it uses (the ``FrameRenderer``, the
 face extractor, a ``PreparedSource``), never the ``Animator``.
 
-Video (``run_video``): streaming decode -> track -> render -> encode, chunk by chunk. The optional depth video
+Video (``run_video``): streaming decode -> track -> render -> encode, chunk by chunk; decoding and tracking run
+``TRACK_AHEAD`` chunks ahead on a thread (``prefetch.ahead``), overlapping the rendering. The optional depth video
 is written beside the colour one: ``write_video`` pulls frames from an iterator, so the depth frames go through
 a bounded queue to a second ``write_video`` on a thread (:class:`SideVideo`). Image (``run_still``): one frame.
 Mesh (``run_mesh``): marching cubes of the tri-plane density (``rendering.mesh``).
@@ -17,6 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,8 +36,11 @@ from ..rendering.mesh import density_grid, extract_mesh, surface_threshold, vert
 from .expression import RELATIVE_IMAGE_WARNING, ExpressionSettings, transfer_expression
 from .frames import FrameRenderer
 from .paste import Canvas, turn_warning
+from .prefetch import ahead
 from .types import AnimationResult, PreparedSource
 from .views import ViewSettings, requested_angles, side_by_side, view_angles, view_camera
+
+TRACK_AHEAD = 2  #: chunks of driver frames decoded and tracked ahead of the rendering
 
 
 @dataclass
@@ -87,11 +92,12 @@ def run_video(frames: FrameRenderer, extractor: FaceExtractor, src: PreparedSour
                 signals = extractor.track(frames_in, info.fps, job.smoothing)
             else:  # decoded only for the side-by-side frames and the count: one signal per frame read
                 signals = (s for _, s in zip(frames_in, job.tracked, strict=False))
-            images = _stream(frames, src, signals, job, stats, shown, depth,
-                             _expected_frames(info.frame_count, info.fps, job.max_seconds), canvas,
-                             framing_track(src, job.view, info.fps, job.smoothing))
-            audio = job.driver if job.audio and info.has_audio else None
-            written.append(write_video(job.out_path, images, info.fps, audio_from=audio))
+            with closing(ahead(signals, TRACK_AHEAD * frames.chunk)) as signals:  # stopped before the reader closes
+                images = _stream(frames, src, signals, job, stats, shown, depth,
+                                 _expected_frames(info.frame_count, info.fps, job.max_seconds), canvas,
+                                 framing_track(src, job.view, info.fps, job.smoothing))
+                audio = job.driver if job.audio and info.has_audio else None
+                written.append(write_video(job.out_path, images, info.fps, audio_from=audio))
         if depth is not None:
             written.append(depth.finish())
     except BaseException:
