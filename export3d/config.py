@@ -100,6 +100,8 @@ class AppearanceConfig:
     #: the portrait and a cavity colour between the lips (``rendering/mouth.py``; not learned).
     brows: bool = False  #: warped: raise and lower the portrait's brows by the driven browInnerUp, browOuterUp and
     #: browDown scores with a landmark remap inside the portrait (``rendering/brows.py``; not learned).
+    gaze: bool = False  #: warped: move the portrait's irises sideways by the driven eyeLookIn/eyeLookOut scores with a
+    #: landmark remap inside the eye openings (``rendering/gaze.py``; not learned).
 
 
 @dataclass

@@ -1,11 +1,12 @@
 """Contours of the face parts the warped model's remaps move, as indices into MediaPipe's 478 landmarks.
 
-``eyelid_contours`` feeds ``rendering/eyelids.py`` and ``rendering/brows.py``, ``lip_contours``
-``rendering/mouth.py``, ``brow_contours`` ``rendering/brows.py``. Each lid or lip contour runs from one corner to the
-other, both corners included, so the two contours of a part share their ends; a brow's two contours (its upper and
-lower edge) run from its outer end to its inner end. Eyes and brows come in the order subject's right (image left,
-MediaPipe's ``eyeBlinkRight``), then subject's left. The functions take numpy arrays or torch tensors
-``(..., 478, 2+)`` and keep the leading dimensions.
+``eyelid_contours`` feeds ``rendering/eyelids.py``, ``rendering/brows.py`` and ``rendering/gaze.py``,
+``lip_contours`` ``rendering/mouth.py``, ``brow_contours`` ``rendering/brows.py``, ``iris_centres``
+``rendering/gaze.py``. Each lid or lip contour runs from one corner to the other, both corners included, so the two
+contours of a part share their ends; a brow's two contours (its upper and lower edge) run from its outer end to its
+inner end. Eyes and brows come in the order subject's right (image left, MediaPipe's ``eyeBlinkRight``), then
+subject's left. The functions take numpy arrays or torch tensors ``(..., 478, 2+)`` and keep the leading
+dimensions.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ LIP_INDEX = np.array([[78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308],
 #: per brow (subject's right, left): upper and lower edge, each from the outer end to the inner one
 BROW_INDEX = np.array([[[70, 63, 105, 66, 107], [46, 53, 52, 65, 55]],
                        [[300, 293, 334, 296, 336], [276, 283, 282, 295, 285]]])
+IRIS_CENTRE = np.array([468, 473])  #: the iris centres (subject's right, left) of MediaPipe's 10 iris landmarks
 CHIN = 152  #: the chin's lowest landmark
 
 
@@ -38,6 +40,11 @@ def lip_contours(landmarks):
 def brow_contours(landmarks):
     """``(..., 478, 2+)`` -> ``(..., 2, 2, 5, 2)``: per brow, the upper and the lower edge."""
     return landmarks[..., BROW_INDEX, :2]
+
+
+def iris_centres(landmarks):
+    """``(..., 478, 2+)`` -> ``(..., 2, 2)``: per eye, the iris centre."""
+    return landmarks[..., IRIS_CENTRE, :2]
 
 
 def brow_height(landmarks: np.ndarray) -> np.ndarray:

@@ -21,9 +21,10 @@ import torch.nn.functional as F
 
 from ..blendshapes import blendshape_index
 from ..config import ModelConfig
-from ..face.part_contours import brow_contours, chin_point, eyelid_contours, lip_contours
+from ..face.part_contours import brow_contours, chin_point, eyelid_contours, iris_centres, lip_contours
 from ..rendering.brows import brow_lift, move_brows
 from ..rendering.eyelids import close_eyelids, lash_colour, lash_line, lid_closure
+from ..rendering.gaze import gaze_shift, move_irises
 from ..rendering.mouth import cavity_colour, mouth_opening, open_mouth, pull_corners
 from ..rendering.renderer import RenderOutput
 from ..rendering.warp import (
@@ -46,6 +47,8 @@ _SMILE = [blendshape_index("mouthSmileRight"), blendshape_index("mouthSmileLeft"
 _BROW_IN = blendshape_index("browInnerUp")
 _BROW_OUT = [blendshape_index("browOuterUpRight"), blendshape_index("browOuterUpLeft")]  #: the order of the brows
 _BROW_DOWN = [blendshape_index("browDownRight"), blendshape_index("browDownLeft")]
+_LOOK_IN = [blendshape_index("eyeLookInRight"), blendshape_index("eyeLookInLeft")]  #: the order of the eyes
+_LOOK_OUT = [blendshape_index("eyeLookOutRight"), blendshape_index("eyeLookOutLeft")]
 HIDDEN_LOGIT = -6.0  #: visibility logit of a point the depth test finds hidden in the portrait (at most)
 
 
@@ -140,7 +143,8 @@ class WarpedAppearance(nn.Module):
         self.expression_field = ExpressionField(cfg.expression.beta_dim) if cfg.appearance.expression_field else None
         self.field_size = cfg.appearance.field_size or cfg.render.render_size
         self.depth_test = cfg.appearance.depth_test
-        self.eyelids, self.mouth, self.brows = cfg.appearance.eyelids, cfg.appearance.mouth, cfg.appearance.brows
+        a = cfg.appearance
+        self.eyelids, self.mouth, self.brows, self.gaze = a.eyelids, a.mouth, a.brows, a.gaze
 
     def surface(self, raw: RenderOutput, camera: torch.Tensor) -> SurfaceParts:
         """The parts of a raw render the field is made of, at the field's resolution (``appearance.field_size``)."""
@@ -187,30 +191,32 @@ class WarpedAppearance(nn.Module):
 
     def move_parts(self, grid: torch.Tensor, source: WarpSource,
                    beta: torch.Tensor | None) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
-        """``grid (B, O, O, 2)`` remapped inside the portrait so that its mouth opens and smiles, its brows move and
-        its eyes close as the driven scores ask (``appearance.mouth``, ``appearance.brows``, ``appearance.eyelids``),
-        and the shades to lay over the warped portrait, in order: ``(weight (B, 1, O, O), colour (B, 3, 1, 1))``
-        for the mouth's cavity and the closed eyes' lash line. Unchanged (and no shades) without landmarks or
-        expressions."""
+        """``grid (B, O, O, 2)`` remapped inside the portrait so that its mouth opens and smiles, its brows move,
+        its eyes close and turn as the driven scores ask (``appearance.mouth``, ``appearance.brows``,
+        ``appearance.eyelids``, ``appearance.gaze``), and the shades to lay over the warped portrait, in order:
+        ``(weight (B, 1, O, O), colour (B, 3, 1, 1))`` for the mouth's cavity and the closed eyes' lash line.
+        Unchanged (and no shades) without landmarks or expressions."""
         if source.landmarks is None or beta is None or source.beta is None:
             return grid, []
         marks, shades = source.landmarks.to(grid.dtype), []
+        d = (beta - source.beta).to(grid.dtype)  # the driven scores minus the portrait's own
+        lids = eyelid_contours(marks)
         if self.mouth:
             lips = lip_contours(marks)
-            smile = (beta[:, _SMILE] - source.beta[:, _SMILE]).clamp(-1, 1).to(grid.dtype)  # < 0: a smile taken away
-            opening = mouth_opening(beta[:, _JAW], source.beta[:, _JAW]).to(grid.dtype)
-            grid, cavity = open_mouth(pull_corners(grid, lips, smile), lips, chin_point(marks), opening)
+            smile = d[:, _SMILE].clamp(-1, 1)  # < 0: a smile taken away
+            grid, cavity = open_mouth(pull_corners(grid, lips, smile), lips, chin_point(marks),
+                                      mouth_opening(beta[:, _JAW], source.beta[:, _JAW]).to(grid.dtype))
             shades.append((cavity[:, None], cavity_colour(source.image, lips)))
         if self.brows:
-            d = (beta - source.beta).to(grid.dtype)
-            lift = brow_lift(d[:, _BROW_IN], d[:, _BROW_OUT], d[:, _BROW_DOWN])
-            grid = move_brows(grid, brow_contours(marks), eyelid_contours(marks), lift)
+            grid = move_brows(grid, brow_contours(marks), lids, brow_lift(d[:, _BROW_IN], d[:, _BROW_OUT],
+                                                                          d[:, _BROW_DOWN]))
         if self.eyelids:
-            lids = eyelid_contours(marks)
             closure = lid_closure(beta[:, _BLINK], source.beta[:, _BLINK]).to(grid.dtype)
             lash = lash_line(grid, lids, closure)
             grid = close_eyelids(grid, lids, closure)
             shades.append((lash[:, None], lash_colour(source.image, lids)))
+        if self.gaze:  # after the lids: the eye turns inside the opening the lids leave
+            grid = move_irises(grid, lids, iris_centres(marks), gaze_shift(d[:, _LOOK_IN], d[:, _LOOK_OUT]))
         return grid, shades
 
     def forward(self, raw: RenderOutput, rendered: torch.Tensor, camera: torch.Tensor,
