@@ -33,8 +33,9 @@ class PartFrame:
 
     def to_local(self, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Image points ``(B, N, 2)`` -> frame coordinates ``x, y`` ``(B, N)``."""
-        d = p - self.centre[:, None]
-        return (d * self.ex[:, None]).sum(-1) / self.half[:, None], (d * self.ey[:, None]).sum(-1) / self.half[:, None]
+        basis = torch.stack([self.ex, self.ey], dim=-1) / self.half[:, None, None]  # (B, 2, 2): columns ex, ey
+        local = torch.baddbmm(-(self.centre[:, None] @ basis), p, basis)  # one product, not a sum over a size-2 axis
+        return local[..., 0], local[..., 1]
 
     def shift_along_y(self, p: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
         """Image points ``(B, N, 2)`` moved by ``dy (B, N)`` frame units along the frame's ``y``."""
@@ -58,12 +59,13 @@ class PartPoints:
     """The points of a sampling grid inside a part's box, in the part's frame; the rest of the grid is left alone
     (a remap only moves points near its part, so only those are computed).
 
-    ``x, y, rows`` are ``(M,)``: the frame coordinates of the ``M`` selected points and the batch row of each.
+    ``x, y, rows, index`` are ``(M,)``: the frame coordinates of the ``M`` selected points, the batch row of each and
+    its index in the flattened ``(B * N)`` grid.
     """
 
     frame: PartFrame
     points: torch.Tensor  #: (B, N, 2) the whole grid, flattened
-    mask: torch.Tensor  #: (B, N) which points are selected
+    index: torch.Tensor  #: (M,) the selected points' indices into ``points.reshape(B * N, 2)``
     rows: torch.Tensor  #: (M,) batch row of each selected point
     x: torch.Tensor  #: (M,)
     y: torch.Tensor  #: (M,)
@@ -75,9 +77,10 @@ class PartPoints:
         b, h, w, _ = grid.shape
         points = grid.reshape(b, h * w, 2)
         x, y = frame.to_local(points)
-        mask = (x.abs() < x_reach) & (y >= y_low[:, None]) & (y <= y_high[:, None])
-        rows = mask.nonzero(as_tuple=True)[0]
-        return cls(frame, points, mask, rows, x[mask], y[mask])
+        keep = (x.abs() < x_reach) & (y >= y_low[:, None]) & (y <= y_high[:, None])
+        index = keep.reshape(-1).nonzero().squeeze(1)
+        rows = torch.div(index, h * w, rounding_mode="floor")
+        return cls(frame, points, index, rows, x.reshape(-1)[index], y.reshape(-1)[index])
 
     def take(self, per_row: torch.Tensor) -> torch.Tensor:
         """A per-batch-row value ``(B, ...)`` for each selected point, ``(M, ...)``."""
@@ -94,15 +97,13 @@ class PartPoints:
         d = dy[:, None] * self.take(f.ey)
         if dx is not None:
             d = d + dx[:, None] * self.take(f.ex)
-        out = self.points.clone()
-        out[self.mask] = out[self.mask] + d * self.take(f.half)[:, None]
-        return out.reshape(shape)
+        flat = self.points.reshape(-1, 2)
+        return flat.index_add(0, self.index, (d * self.take(f.half)[:, None]).to(flat.dtype)).reshape(shape)
 
     def scatter(self, values: torch.Tensor, shape: torch.Size) -> torch.Tensor:
         """``values (M,)`` placed on a zero grid of ``shape (B, H, W)``."""
-        out = torch.zeros(self.mask.shape, dtype=values.dtype, device=values.device)
-        out[self.mask] = values
-        return out.reshape(shape)
+        out = torch.zeros(self.points.shape[0] * self.points.shape[1], dtype=values.dtype, device=values.device)
+        return out.index_copy(0, self.index, values).reshape(shape)
 
 
 def local_contours(frame: PartFrame, contours: torch.Tensor) -> torch.Tensor:
