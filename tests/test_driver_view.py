@@ -17,12 +17,13 @@ def test_signal_rows_average_the_paired_blendshapes_and_keep_the_angles():
     beta = np.zeros(52, np.float32)
     beta[blendshape_index("jawOpen")] = 0.5
     beta[blendshape_index("eyeBlinkLeft")], beta[blendshape_index("eyeBlinkRight")] = 0.2, 0.6
+    beta[blendshape_index("browInnerUp")], beta[blendshape_index("browOuterUpLeft")] = 0.3, 0.6
     frames = [SimpleNamespace(beta=beta, angles=(10.0, -5.0, 2.0)), SimpleNamespace(beta=0 * beta,
                                                                                    angles=(0.0, 0.0, 0.0))]
     expression, pose = signal_rows(frames, fps=4.0)
     assert {(r["time"], r["signal"]): r["value"] for r in expression} == {
-        (0.0, "jawOpen"): 0.5, (0.0, "blink"): 0.4, (0.0, "smile"): 0.0,
-        (0.25, "jawOpen"): 0.0, (0.25, "blink"): 0.0, (0.25, "smile"): 0.0}
+        (0.0, "jawOpen"): 0.5, (0.0, "blink"): 0.4, (0.0, "smile"): 0.0, (0.0, "brows up"): 0.3,
+        (0.25, "jawOpen"): 0.0, (0.25, "blink"): 0.0, (0.25, "smile"): 0.0, (0.25, "brows up"): 0.0}
     assert [(r["time"], r["signal"], r["value"]) for r in pose] == [
         (0.0, "yaw", 10.0), (0.0, "pitch", -5.0), (0.25, "yaw", 0.0), (0.25, "pitch", 0.0)]
 

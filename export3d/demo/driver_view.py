@@ -3,7 +3,7 @@
 Uploaded videos come in containers and codecs browsers do not all play (GRID's MPEG-1 ``.mpg`` plays in none), so
 the page shows a small H.264 copy (``preview_video``). The app tracks the clip once (``Animator.track_video``), keeps
 the signals for the animation (``Driver.tracks``, ``track_key``) and plots them (``signal_table``): the mouth
-(jawOpen, smile), the eyes (blink) and the head (yaw, pitch) over time.
+(jawOpen, smile), the eyes (blink), the brows (raised) and the head (yaw, pitch) over time.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ EXPRESSION_SIGNALS = {  #: plotted expression signal -> blendshapes averaged
     "jawOpen": ("jawOpen",),
     "blink": ("eyeBlinkLeft", "eyeBlinkRight"),
     "smile": ("mouthSmileLeft", "mouthSmileRight"),
+    "brows up": ("browInnerUp", "browOuterUpLeft", "browOuterUpRight"),
 }
 POSE_SIGNALS = ("yaw", "pitch")  #: plotted head angles, degrees (``FaceSignals.angles`` order: yaw, pitch, roll)
 
