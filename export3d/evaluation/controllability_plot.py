@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 
 
-def plot_curves(curves: dict[str, dict[str, dict]], kinds: dict[str, str], path: Path) -> Path:
+def plot_curves(curves: dict[str, dict[str, dict]], kinds: dict[str, str], path: Path,
+                no_ideal: tuple[str, ...] = ()) -> Path:
     """``curves``: portrait -> sweep name -> ``{"inputs": [...], "readout": [...]}`` (``report.json`` form).
 
     Real portraits are solid coloured lines, synthetic identities thin grey dashes; the diagonal is the
-    ideal response.
+    ideal response, except in the panels of ``no_ideal`` (sweeps whose readout is not a score, e.g. a length).
     """
     import matplotlib
 
@@ -21,7 +22,8 @@ def plot_curves(curves: dict[str, dict[str, dict]], kinds: dict[str, str], path:
     sweeps = list(next(iter(curves.values())).keys()) if curves else []
     fig, axes = plt.subplots(1, max(1, len(sweeps)), figsize=(3.2 * max(1, len(sweeps)), 3.4), squeeze=False)
     for ax, sweep in zip(axes[0], sweeps, strict=False):
-        ax.plot([0, 1], [0, 1], color="black", lw=0.8, ls=":", label="ideal")
+        if sweep not in no_ideal:
+            ax.plot([0, 1], [0, 1], color="black", lw=0.8, ls=":", label="ideal")
         for name, per in curves.items():
             c = per[sweep]
             x, y = np.asarray(c["inputs"]), np.asarray(c["readout"], np.float64)

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..paths import grid_clips_dir, portraits_dir
 from ..pipeline import Animator
 from .analysis import FaceAnalyzer
-from .controllability import ControllabilitySettings, evaluate_controllability, synthetic_portraits
+from .controllability import SWEEPS, ControllabilitySettings, evaluate_controllability, synthetic_portraits
 from .controllability import to_report as controllability_report
 from .controllability_plot import plot_curves
 from .real_cross import RealCrossSettings, evaluate_real_cross, load_drivers, load_portraits
@@ -65,7 +65,7 @@ def _controllability(args, animator: Animator, analyzer: FaceAnalyzer, portraits
     png = None
     if res.curves:
         plot_curves({n: {s: vars(v) for s, v in c.items()} for n, c in res.curves.items()}, res.kinds,
-                    args.out / PLOT)
+                    args.out / PLOT, tuple(sw.name for sw in SWEEPS if sw.readout != "blendshapes"))
         png = PLOT
         sheet(res.samples, args.out / "samples_controllability.png")
     entry = controllability_report(res, settings, png)
