@@ -43,7 +43,7 @@ def test_zero_shift_is_the_identity():
 
 
 def test_the_iris_moves_and_the_rows_follow_piecewise_linearly():
-    c, d = -0.25, 0.5  # both on knots of the piecewise-linear lid contours
+    c, d = -0.5, 0.5  # both on knots of the piecewise-linear lid contours, where the opening differs
     t = c + d
     x = -0.5  # left of the moved centre: -1 + (x + 1) (c + 1) / (t + 1)
     want_x = -1 + (x + 1) * (c + 1) / (t + 1)
