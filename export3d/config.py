@@ -90,6 +90,8 @@ class AppearanceConfig:
     deform_from_code: bool = False  #: warped: the deformation head also sees beta' itself, not only the planes.
     expression_field: bool = False  #: warped: add the expression field (``models/expression_field.py``), which
     #: moves the surface point by the difference between the driven expression and the portrait's own.
+    field_code: str = "beta"  #: warped: what the expression field is linear in: "beta" (the 52 raw scores) or
+    #: "clebs" (the frozen CLeBS coefficients lambda = MLP(beta); the CLeBS-vs-direct ablation, docs/model.md).
     depth_test: float = 0.0  #: warped: tolerance (world units) of a depth test against the portrait's own render:
     #: opaque rays whose point the portrait's own surface hides are shown from the rendered branch (0: off).
     field_size: int = 0  #: warped: rays a side of the sampling field (0: the raw render's; larger: upsampled
@@ -203,6 +205,10 @@ class ModelConfig:
             raise ValueError("appearance.depth_test must be >= 0 (0: off)")
         if a.field_size and a.field_size < r.render_size:
             raise ValueError(f"appearance.field_size must be 0 or >= the render size {r.render_size}")
+        if a.field_code not in ("beta", "clebs"):
+            raise ValueError(f"appearance.field_code must be 'beta' or 'clebs', got {a.field_code!r}")
+        if a.field_code == "clebs" and self.expression.kind != "clebs":
+            raise ValueError("appearance.field_code 'clebs' needs expression.kind 'clebs'")
         return self
 
     # ----------------------------------------------------------- (de)serialise

@@ -51,6 +51,8 @@ class Export3D(nn.Module):
             self.decoder = WarpDecoder(cfg.generator.plane_channels, r.decoder_hidden, r.decoder_out,
                                        a.deform_scale, a.visibility_bias, e.code_dim if a.deform_from_code else 0)
             self.appearance = WarpedAppearance(cfg)
+            if a.field_code == "clebs":
+                self.appearance.use_field_code(self.expression.coefficients_of)
         else:
             self.decoder = TriplaneDecoder(cfg.generator.plane_channels, r.decoder_hidden, r.decoder_out)
         self.superres = SuperResolution(r.decoder_out, cfg.superres.channels)

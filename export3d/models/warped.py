@@ -13,6 +13,7 @@ passes ``base`` through. Symbols: docs/conventions.md; design: docs/model.md ("A
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -140,7 +141,12 @@ class WarpedAppearance(nn.Module):
         self.far = cfg.render.far
         self.empty_logit = cfg.appearance.visibility_bias
         self.refiner = Refiner(cfg.appearance.refiner_channels)
-        self.expression_field = ExpressionField(cfg.expression.beta_dim) if cfg.appearance.expression_field else None
+        clebs = cfg.appearance.field_code == "clebs"
+        code_dim = cfg.expression.num_basis if clebs else cfg.expression.beta_dim
+        self.expression_field = ExpressionField(code_dim) if cfg.appearance.expression_field else None
+        #: ``beta (B, 52) -> (B, code_dim)`` the field is linear in (``appearance.field_code``); the identity for
+        #: "beta", the model's frozen CLeBS coefficients for "clebs" (set by ``use_field_code``, not a submodule)
+        self.field_code: Callable[[torch.Tensor], torch.Tensor] | None = None
         self.field_size = cfg.appearance.field_size or cfg.render.render_size
         self.depth_test = cfg.appearance.depth_test
         a = cfg.appearance
@@ -172,7 +178,10 @@ class WarpedAppearance(nn.Module):
             if beta is None or source.beta is None:
                 raise ValueError("this model's expression field needs the driven beta and the portrait's own "
                                  "(WarpSource.beta)")
-            delta, extra = self.expression_field(surface, self._field_beta(beta, source.beta), source.beta)
+            driven, own = self._field_beta(beta, source.beta), source.beta
+            if self.field_code is not None:
+                driven, own = self.field_code(driven), self.field_code(own)
+            delta, extra = self.expression_field(surface, driven, own)
             points, logit = points + delta, logit + extra
         if self.depth_test and source.distance is not None:
             hidden = hidden_by_depth(points, source.camera, source.distance, self.depth_test) & (parts.opacity > 0.5)
@@ -181,6 +190,10 @@ class WarpedAppearance(nn.Module):
         grid = pixels_to_grid(source_pixels(points, source.camera, size), size)
         a = parts.opacity.permute(0, 2, 3, 1)
         return a * grid + (1 - a) * identity_grid(grid.shape[1], grid), logit
+
+    def use_field_code(self, code: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """Make the expression field linear in ``code(beta)`` instead of ``beta`` (``appearance.field_code``)."""
+        self.field_code = code
 
     def _field_beta(self, beta: torch.Tensor, source_beta: torch.Tensor) -> torch.Tensor:
         """What the expression field sees: with the mouth remap on, the jaw opens there alone (both together

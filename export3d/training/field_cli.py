@@ -39,6 +39,12 @@ def add_field(sub) -> None:
     s.add_argument("--emphasis", action="append", default=[], metavar="NAME=W",
                    help="drawing weight per unit change of blendshape NAME (repeatable; replaces that default)")
     s.add_argument("--seed", type=int, default=0, help="seed of the pair drawing")
+    s.add_argument("--field-code", choices=("beta", "clebs"), default=None,
+                   help="what the field is linear in (appearance.field_code; default: as --init)")
+    s.add_argument("--fresh-field", action="store_true",
+                   help="start the expression field from zero even when --init has one (implied by a new --field-code)")
+    s.add_argument("--without-remaps", action="store_true",
+                   help="turn the landmark remaps off, so the field alone moves the face and learns the jaw too")
     s.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
 
 
@@ -67,8 +73,12 @@ def run_field(args) -> int:
     t0 = time.time()
     try:
         base = load_config(resolve_checkpoint(args.init)).appearance
-        appearance = dataclasses.replace(base, kind="warped", expression_field=True, field_size=args.field_size)
-        model = warm_start(args.init, appearance)
+        appearance = dataclasses.replace(base, kind="warped", expression_field=True, field_size=args.field_size,
+                                         field_code=args.field_code or base.field_code)
+        if args.without_remaps:
+            appearance = dataclasses.replace(appearance, eyelids=False, mouth=False, brows=False, gaze=False)
+        fresh = args.fresh_field or appearance.field_code != base.field_code  # another code: other shapes
+        model = warm_start(args.init, appearance, fresh=("appearance.expression_field.",) if fresh else ())
         g = torch.Generator().manual_seed(args.seed)
         clips = WarpClips(args.data)
         emphasis = {**EMPHASIS, **parse_emphasis(args.emphasis)}

@@ -33,17 +33,22 @@ from .warp_losses import warp_losses
 TERMS = ("l1", "rendered", "lpips", "field", "visibility")
 
 
-def warm_start(init: str | Path, appearance: AppearanceConfig, mesh_cue: bool | None = None) -> Export3D:
+def warm_start(init: str | Path, appearance: AppearanceConfig, mesh_cue: bool | None = None,
+               fresh: tuple[str, ...] = ()) -> Export3D:
     """A warped model with every weight it shares with the generated checkpoint ``init`` copied over.
 
     ``mesh_cue`` (None: as ``init``): a generator that reads the face mesh map; started from a checkpoint
-    without it, the source CNNs' new input channels get zero weights, so the model starts as ``init``."""
+    without it, the source CNNs' new input channels get zero weights, so the model starts as ``init``.
+    ``fresh``: prefixes of ``appearance.`` weights that start new even when ``init`` has them."""
     folder = resolve_checkpoint(init)
     cfg = dataclasses.replace(load_config(folder), appearance=appearance)
     if mesh_cue is not None:
         cfg = dataclasses.replace(cfg, generator=dataclasses.replace(cfg.generator, mesh_cue=mesh_cue))
     model = Export3D(cfg.validate())
     state = widen_inputs(load_file(str(folder / "model.safetensors")), model.state_dict())
+    if any(not p.startswith("appearance.") for p in fresh):
+        raise ValueError(f"only appearance weights can start fresh, got {list(fresh)}")
+    state = {k: v for k, v in state.items() if not k.startswith(fresh)} if fresh else state
     missing, unexpected = model.load_state_dict(state, strict=False)
     new = {k for k in missing if k.startswith(("decoder.deform", "decoder.visibility", "appearance."))}
     if set(missing) - new or unexpected:
