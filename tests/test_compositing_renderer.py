@@ -301,6 +301,27 @@ def test_fast_inference_path_matches_reference():
         torch.testing.assert_close(getattr(fast, name), getattr(ref, name), atol=1e-5, rtol=1e-5)
 
 
+def test_inference_in_decoder_blocks_matches_reference(monkeypatch):
+    """Without gradients the decoder runs on blocks of ``DECODE_BLOCK`` points (here 50, so a 2 x 640-point pass
+    is 26 blocks, the last one partial): the same images as the reference, which decodes every point at once."""
+    import export3d.rendering.renderer as renderer
+
+    torch.manual_seed(3)
+    decoder = TriplaneDecoder(in_channels=8, hidden=16, out_channels=6)
+    calls = []
+    counted = lambda x: calls.append(x.shape[1]) or decoder(x)  # noqa: E731
+    planes = torch.randn(2, 3, 8, 16, 16) * 2
+    camera = orbit_camera([-20.0, 40.0], [0.0, 10.0])
+    st = settings(res=8, coarse=10, fine=10, perturb=True)
+    monkeypatch.setattr(renderer, "DECODE_BLOCK", 50)
+    with torch.no_grad():
+        fast = _render_pair(render_triplane, planes, counted, camera, st, seed=9)
+        ref = _render_pair(render_triplane_reference, planes, decoder, camera, st, seed=9)
+    assert calls[:26] == [25] * 25 + [15] and len(calls) == 52  # coarse then fine, blocks of 50 // 2 rays' points
+    for name in ("rgb", "features", "depth", "opacity"):
+        torch.testing.assert_close(getattr(fast, name), getattr(ref, name), atol=1e-5, rtol=1e-5)
+
+
 def test_perturbed_renders_are_reproducible_with_the_same_generator_seed():
     torch.manual_seed(2)
     decoder = TriplaneDecoder(in_channels=8, hidden=16, out_channels=6)

@@ -21,7 +21,7 @@ def generate_rays(camera: torch.Tensor, resolution: int) -> tuple[torch.Tensor, 
     centres = (torch.arange(resolution, device=camera.device, dtype=camera.dtype) + 0.5) / resolution
     v, u = torch.meshgrid(centres, centres, indexing="ij")
     pix = torch.stack([u.reshape(-1), v.reshape(-1), torch.ones_like(u).reshape(-1)], dim=0)  # (3, R)
-    cam_dirs = torch.linalg.solve(k, pix.expand(b, 3, -1))  # (B, 3, R), z = 1
+    cam_dirs = torch.linalg.inv(k) @ pix  # (B, 3, R), z = 1 (a 3x3 inverse: solving for R right-hand sides is slow)
     dirs = torch.bmm(cam2world[:, :3, :3], cam_dirs).transpose(1, 2)
     dirs = torch.nn.functional.normalize(dirs, dim=-1)
     origins = cam2world[:, None, :3, 3].expand(b, resolution * resolution, 3)
