@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT))  # run from a clone without installing
 from export3d import demo  # noqa: E402
 from export3d.config import ModelConfig  # noqa: E402
 from export3d.errors import CheckpointError  # noqa: E402
-from export3d.media.video import open_video, write_video  # noqa: E402
+from export3d.media.encode import write_video  # noqa: E402
+from export3d.media.video import open_video  # noqa: E402
 from export3d.models.export3d import Export3D  # noqa: E402
 from export3d.pipeline import Animator, ViewSettings, default_checkpoint  # noqa: E402
 from export3d.runtime import thread_governor, tune_malloc  # noqa: E402

@@ -19,7 +19,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone without installing
 
 from export3d.face.extractor import FaceExtractor  # noqa: E402
-from export3d.media.video import open_video, write_video  # noqa: E402
+from export3d.media.encode import write_video  # noqa: E402
+from export3d.media.video import open_video  # noqa: E402
 from export3d.paths import grid_clips_dir, portraits_dir  # noqa: E402
 
 

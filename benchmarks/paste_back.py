@@ -29,8 +29,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from export3d.media.encode import write_video  # noqa: E402
 from export3d.media.image import load_image, save_image  # noqa: E402
-from export3d.media.video import iter_frames, write_video  # noqa: E402
+from export3d.media.video import iter_frames  # noqa: E402
 from export3d.paths import shared_data_dir  # noqa: E402
 from export3d.pipeline import Animator, ExpressionSettings  # noqa: E402
 from export3d.pipeline.paste import FEATHER  # noqa: E402

@@ -161,7 +161,7 @@ def _voice(motion, frames: int) -> np.ndarray:
 def make_clip(out: Path) -> Path:
     from scipy.io import wavfile
 
-    from export3d.media.video import write_video
+    from export3d.media.encode import write_video
     from export3d.synthetic.appearance import sample_background, sample_lighting
     from export3d.synthetic.clips import cameras_for, identity_seed, render_frames
     from export3d.synthetic.scene import Person
@@ -187,7 +187,8 @@ def check(paths: list[Path]) -> None:
     from export3d.blendshapes import BLENDSHAPE_NAMES
     from export3d.face.extractor import FaceExtractor
     from export3d.media.image import load_image
-    from export3d.media.video import iter_frames, probe_video
+    from export3d.media.probe import probe_video
+    from export3d.media.video import iter_frames
 
     ex = FaceExtractor()
     names = ("mouthSmileLeft", "jawOpen", "eyeBlinkLeft")

@@ -193,7 +193,7 @@ def cmd_orbit(a) -> None:
     if a.out.suffix.lower() == ".gif":
         _save_gif(a.out, frames, a.fps)
     else:
-        from .media.video import write_video
+        from .media.encode import write_video
 
         write_video(a.out, iter(frames), a.fps)
     _report(a.out, len(frames), time.perf_counter() - t0, a.fps)

@@ -47,7 +47,7 @@ def _save(image: Image.Image, path: Path, **kw) -> Path:
 
 
 def _grey_video(path: Path, seconds: float = 1.0) -> Path:
-    from export3d.media.video import write_video
+    from export3d.media.encode import write_video
 
     return write_video(path, [np.full((128, 128, 3), 100, np.uint8)] * round(25 * seconds), 25.0)
 
@@ -344,7 +344,7 @@ def test_image_driver_preview_animate_compare_depth_grid_and_mesh(client, median
     video, status, last, compare, depth = client.predict(20, 5, True, 1.0, "Absolute", 0.5, 2, False, True,
                                                          api_name="/animate")
     assert _file(video).suffix == ".mp4" and "Image driver" in status
-    from export3d.media.video import probe_video
+    from export3d.media.probe import probe_video
 
     assert probe_video(_file(video)).height == PHOTO[0] and np.asarray(Image.open(last)).shape == PHOTO
     assert np.asarray(Image.open(compare)).shape == (PHOTO[0], 2 * PHOTO[1], 3)  # portrait | result
@@ -418,7 +418,7 @@ def test_crop_controls_re_prepare_the_source(client):
 
 @needs_gradio
 def test_video_driver_gives_an_mp4_with_frames_audio_side_by_side_and_depth(client):
-    from export3d.media.video import probe_video
+    from export3d.media.probe import probe_video
 
     _prepare(client, PORTRAIT)
     info = client.predict(handle_file(str(DRIVER_VIDEO)), api_name="/driver_video")

@@ -15,8 +15,9 @@ from test_pipeline import driver_frames, make_checkpoint, pytestmark  # noqa: F4
 import export3d.pipeline
 import export3d.pipeline.jobs
 from export3d.cli import main
+from export3d.media.encode import write_video
 from export3d.media.image import load_image, save_image
-from export3d.media.video import probe_video, write_video
+from export3d.media.probe import probe_video
 from export3d.pipeline.expression import ExpressionSettings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ import pytest
 
 from export3d.blendshapes import blendshape_index
 from export3d.demo.driver_view import PREVIEW_SIDE, preview_video, signal_rows
-from export3d.media.video import ffmpeg_exe, probe_video
+from export3d.media.probe import ffmpeg_exe, probe_video
 
 
 def test_signal_rows_average_the_paired_blendshapes_and_keep_the_angles():

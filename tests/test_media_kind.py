@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from export3d.demo import driver_kind
+from export3d.media.encode import write_video
 from export3d.media.kind import kind, suffix_kind
-from export3d.media.video import write_video
 from export3d.pipeline import is_video
 
 

@@ -108,7 +108,8 @@ def test_animate_returns_the_whole_photo_still_far_from_the_face(tmp_path):
     (odd height cut to even)."""
     from skimage.data import astronaut
 
-    from export3d.media.video import probe_video, write_video
+    from export3d.media.encode import write_video
+    from export3d.media.probe import probe_video
     from export3d.pipeline import Animator
     from export3d.rendering.camera import orbit_camera
 

@@ -15,8 +15,10 @@ from skimage.data import astronaut
 from export3d.checkpoint import save_pretrained
 from export3d.config import ModelConfig
 from export3d.errors import CheckpointError, NoFaceError
+from export3d.media.encode import write_video
 from export3d.media.image import load_image, save_image
-from export3d.media.video import ffmpeg_exe, iter_frames, probe_video, write_video
+from export3d.media.probe import ffmpeg_exe, probe_video
+from export3d.media.video import iter_frames
 from export3d.pipeline import Animator, ExpressionSettings, ViewSettings, is_video
 from export3d.pipeline.paste import CROP_SIZE
 from export3d.pipeline.views import MAX_YAW, orbit_angles, orbit_cameras

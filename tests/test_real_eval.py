@@ -220,7 +220,7 @@ def fake_inputs(tmp_path_factory):
     import skimage.data
     from PIL import Image
 
-    from export3d.media.video import write_video
+    from export3d.media.encode import write_video
 
     root = tmp_path_factory.mktemp("real")
     astro = skimage.data.astronaut()

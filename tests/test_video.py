@@ -10,16 +10,9 @@ import pytest
 from conftest import user_message
 
 from export3d.errors import FaceInputError, UnreadableVideoError
-from export3d.media.video import (
-    TRACKING_MAX_SIDE,
-    capped_size,
-    ffmpeg_exe,
-    has_audio,
-    iter_frames,
-    open_video,
-    probe_video,
-    write_video,
-)
+from export3d.media.encode import write_video
+from export3d.media.probe import ffmpeg_exe, has_audio, probe_video
+from export3d.media.video import TRACKING_MAX_SIDE, capped_size, iter_frames, open_video
 from export3d.paths import grid_clips_dir
 
 COLOURS = [(230, 30, 30), (30, 200, 40), (40, 60, 230), (240, 220, 30)]

@@ -26,7 +26,8 @@ POSE_SIGNALS = ("yaw", "pitch")  #: plotted head angles, degrees (``FaceSignals.
 
 def preview_video(path: str | Path, out_path: Path, max_seconds: float | None) -> Path:
     """An H.264 copy of the first ``max_seconds`` of ``path`` (audio kept), at most ``PREVIEW_SIDE`` pixels a side."""
-    from ..media.video import open_video, write_video
+    from ..media.encode import write_video
+    from ..media.video import open_video
 
     with open_video(path, max_seconds=max_seconds, max_side=PREVIEW_SIDE) as reader:
         info = reader.info

@@ -146,7 +146,7 @@ def animate_image_clip(animator, src, driver: Driver, view, out_path: Path, expr
                        crop: bool = False) -> tuple[Path, np.ndarray]:
     """Image driver: the clip of :func:`image_clip_inputs` as an mp4 (and its depth video when ``depth_path``):
     the whole photo, or the face crop (``crop``). Returns the mp4 path and the last frame."""
-    from ..media.video import write_video
+    from ..media.encode import write_video
 
     betas, cameras = image_clip_inputs(src, driver, view, expression, fps=fps)
     src = on_device(src, animator.device)
@@ -158,7 +158,7 @@ def animate_image_clip(animator, src, driver: Driver, view, out_path: Path, expr
 
 
 def orbit_video(animator, src, driver: Driver | None, out_path: Path, expression=None) -> Path:
-    from ..media.video import write_video
+    from ..media.encode import write_video
 
     images = animator.orbit(on_device(src, animator.device), beta=expression_beta(src, driver, expression),
                             frames=ORBIT_FRAMES)

@@ -47,7 +47,8 @@ def cmd_extract(a) -> None:
 def cmd_track(a) -> None:
     from tqdm import tqdm
 
-    from ..media.video import open_video, write_video
+    from ..media.encode import write_video
+    from ..media.video import open_video
     from .extractor import FaceExtractor
 
     ex = FaceExtractor()

@@ -61,7 +61,7 @@ def is_video(source) -> bool:
 
 def _ffmpeg_sees_video(path: Path) -> bool:
     from ..errors import FaceInputError
-    from .video import probe_video
+    from .probe import probe_video
 
     try:
         info = probe_video(path)

@@ -27,10 +27,11 @@ import torch
 
 from ..face.extractor import FaceExtractor, FaceSignals
 from ..face.framing import FramingTrack, reframe
+from ..media.encode import write_video
 from ..media.files import atomic_write
 from ..media.image import ImageSource, load_image, save_image
 from ..media.kind import IMAGE_OUTPUTS
-from ..media.video import TRACKING_MAX_SIDE, open_video, write_video
+from ..media.video import TRACKING_MAX_SIDE, open_video
 from ..rendering.camera import camera_angles
 from ..rendering.mesh import density_grid, extract_mesh, surface_threshold, vertex_colors, write_mesh
 from .expression import RELATIVE_IMAGE_WARNING, ExpressionSettings, transfer_expression
