@@ -5,16 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from export3d.face.crop import (
-    CropBox,
-    CropTransform,
-    box_outside_fraction,
-    crop_box_from_points,
-    make_points5,
-    points5_from_68,
-    points5_from_mediapipe,
-    points5_from_yunet,
-)
+from export3d.face.crop import CropBox, CropTransform, box_outside_fraction, crop_box_from_points
+from export3d.face.points5 import make_points5, points5_from_68, points5_from_mediapipe, points5_from_yunet
 
 # Synthetic frontal face: subject's right eye on the image left.
 EYE_R, EYE_L, MOUTH_R, MOUTH_L = (40.0, 50.0), (60.0, 50.0), (42.0, 70.0), (58.0, 70.0)

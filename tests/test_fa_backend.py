@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from export3d.errors import ModelFileError
-from export3d.face.crop import crop_box_from_points, points5_from_68
+from export3d.face.crop import crop_box_from_points
+from export3d.face.points5 import points5_from_68
 
 fa = pytest.importorskip("face_alignment", reason="face-alignment not installed (requirements-models.txt)")
 

@@ -19,11 +19,12 @@ import numpy as np
 from ..errors import FaceCutOffError, FaceInputError, FaceTooSmallError, NoFaceError
 from ..rendering.camera import camera_from_angles
 from .calibration import Calibration
-from .crop import CropBox, CropTransform, box_outside_fraction, crop_box_from_points, points5_from_mediapipe
+from .crop import CropBox, CropTransform, box_outside_fraction, crop_box_from_points
 from .detection import FaceDetector
 from .eye_features import eye_features
 from .head_pose import angles_from_rotation
 from .landmarker import Landmarker, LandmarkResult
+from .points5 import points5_from_mediapipe
 from .smoothing import OneEuroFilter, smoothing_params
 
 LANDMARK_CROP = 256  #: resolution of the crop the landmarker sees

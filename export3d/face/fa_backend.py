@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ModelFileError
-from .crop import CropBox, crop_box_from_points, points5_from_68
+from .crop import CropBox, crop_box_from_points
+from .points5 import points5_from_68
 
 
 class FaceAlignmentLandmarks:
