@@ -144,9 +144,9 @@ class WarpedAppearance(nn.Module):
         clebs = cfg.appearance.field_code == "clebs"
         code_dim = cfg.expression.num_basis if clebs else cfg.expression.beta_dim
         self.expression_field = ExpressionField(code_dim) if cfg.appearance.expression_field else None
-        #: ``beta (B, 52) -> (B, code_dim)`` the field is linear in (``appearance.field_code``); the identity for
-        #: "beta", the model's frozen CLeBS coefficients for "clebs" (set by ``use_field_code``, not a submodule)
-        self.field_code: Callable[[torch.Tensor], torch.Tensor] | None = None
+        #: ``beta (B, 52) -> (B, code_dim)``, what the field is linear in (``appearance.field_code``): None for "beta"
+        #: (the raw scores), the model's frozen CLeBS coefficients for "clebs" (``use_field_code``; not a submodule)
+        self.field_encoder: Callable[[torch.Tensor], torch.Tensor] | None = None
         self.field_size = cfg.appearance.field_size or cfg.render.render_size
         self.depth_test = cfg.appearance.depth_test
         a = cfg.appearance
@@ -179,8 +179,8 @@ class WarpedAppearance(nn.Module):
                 raise ValueError("this model's expression field needs the driven beta and the portrait's own "
                                  "(WarpSource.beta)")
             driven, own = self._field_beta(beta, source.beta), source.beta
-            if self.field_code is not None:
-                driven, own = self.field_code(driven), self.field_code(own)
+            if self.field_encoder is not None:
+                driven, own = self.field_encoder(driven), self.field_encoder(own)
             delta, extra = self.expression_field(surface, driven, own)
             points, logit = points + delta, logit + extra
         if self.depth_test and source.distance is not None:
@@ -193,7 +193,7 @@ class WarpedAppearance(nn.Module):
 
     def use_field_code(self, code: Callable[[torch.Tensor], torch.Tensor]) -> None:
         """Make the expression field linear in ``code(beta)`` instead of ``beta`` (``appearance.field_code``)."""
-        self.field_code = code
+        self.field_encoder = code
 
     def _field_beta(self, beta: torch.Tensor, source_beta: torch.Tensor) -> torch.Tensor:
         """What the expression field sees: with the mouth remap on, the jaw opens there alone (both together
