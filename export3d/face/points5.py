@@ -40,6 +40,12 @@ def _as_points(points, n_min: int, name: str) -> np.ndarray:
     return arr[:, :2]
 
 
+def _five(lm: np.ndarray, eye_right, eye_left, nose: int, mouth_right: int, mouth_left: int) -> np.ndarray:
+    """``(5, 2)`` from landmarks ``lm (N, 2)``: the eyes as the means of their index rings, the rest single points."""
+    return np.stack([lm[list(eye_right)].mean(axis=0), lm[list(eye_left)].mean(axis=0), lm[nose], lm[mouth_right],
+                     lm[mouth_left]])
+
+
 def make_points5(eye_right, eye_left, mouth_right, mouth_left, nose=None) -> np.ndarray:
     """Build a ``(5, 2)`` array from named points (subject's left/right).
 
@@ -60,13 +66,7 @@ def points5_from_68(landmarks) -> np.ndarray:
     lm = _as_points(landmarks, 68, "68-point landmarks")
     if lm.shape[0] != 68:
         raise ValueError(f"expected 68 landmarks, got {lm.shape[0]}")
-    return np.stack([
-        lm[list(IBUG68_EYE_RIGHT)].mean(axis=0),
-        lm[list(IBUG68_EYE_LEFT)].mean(axis=0),
-        lm[IBUG68_NOSE],
-        lm[IBUG68_MOUTH_RIGHT],
-        lm[IBUG68_MOUTH_LEFT],
-    ])
+    return _five(lm, IBUG68_EYE_RIGHT, IBUG68_EYE_LEFT, IBUG68_NOSE, IBUG68_MOUTH_RIGHT, IBUG68_MOUTH_LEFT)
 
 
 def points5_from_mediapipe(landmarks, image_size: tuple[int, int] | None = None) -> np.ndarray:
@@ -81,13 +81,8 @@ def points5_from_mediapipe(landmarks, image_size: tuple[int, int] | None = None)
     lm = _as_points(landmarks, 468, "MediaPipe landmarks")
     if image_size is not None:
         lm = lm * np.asarray(image_size, dtype=np.float64).reshape(1, 2)
-    return np.stack([
-        lm[list(MEDIAPIPE_EYE_RIGHT)].mean(axis=0),
-        lm[list(MEDIAPIPE_EYE_LEFT)].mean(axis=0),
-        lm[MEDIAPIPE_NOSE],
-        lm[MEDIAPIPE_MOUTH_RIGHT],
-        lm[MEDIAPIPE_MOUTH_LEFT],
-    ])
+    return _five(lm, MEDIAPIPE_EYE_RIGHT, MEDIAPIPE_EYE_LEFT, MEDIAPIPE_NOSE, MEDIAPIPE_MOUTH_RIGHT,
+                 MEDIAPIPE_MOUTH_LEFT)
 
 
 def points5_from_yunet(face) -> np.ndarray:
