@@ -15,7 +15,7 @@ import pytest
 import torch
 from conftest import have_face_models
 
-from export3d.face.part_contours import EYELID_INDEX, eyelid_contours
+from export3d.face.part_contours import EYELID_INDEX, eye_opening, eyelid_contours
 from export3d.rendering.eyelids import (
     CLOSED_SCORE,
     LASH_FROM,
@@ -127,6 +127,21 @@ def test_eyelid_contours_pick_mediapipe_lid_landmarks():
     assert 159 in lids[0, 0] and 145 in lids[0, 1] and 386 in lids[1, 0] and 374 in lids[1, 1]
 
 
+def test_eye_opening_in_eye_widths():
+    lm = np.zeros((478, 2))
+    lm[EYELID_INDEX[:, :, 0], 0], lm[EYELID_INDEX[:, :, -1], 0] = 10.0, 50.0  # each eye 40 px wide
+    lm[EYELID_INDEX[:, 0, 1:-1], 1] = 90.0  # upper lids (corners excluded) at y = 90
+    lm[EYELID_INDEX[:, 1, 1:-1], 1] = 100.0  # lower lids 10 px below: a quarter of the width
+    lm[EYELID_INDEX[:, :, [0, -1]], 1] = 500.0  # the corners' height is not part of the opening
+    assert eye_opening(lm) == pytest.approx(0.25)
+    lm[EYELID_INDEX[0, 0, 1:-1], 1] = 100.0  # one eye closed: the lids meet
+    assert eye_opening(lm[None])[0] == pytest.approx(0.125)
+    lm[EYELID_INDEX[1, 0, 1:-1], 1] = 104.0  # the other's upper lid below its lower lid
+    assert eye_opening(lm) == pytest.approx(-0.05)
+    lm[:] = np.nan
+    assert np.isnan(eye_opening(lm))
+
+
 @pytest.mark.skipif(not have_face_models(), reason="MediaPipe and its model files are needed to read blinks")
 def test_bundled_model_closes_a_real_portraits_eyes():
     """MediaPipe, not the model, judges: the astronaut's output at eyeBlink 1 reads as a blink."""
@@ -143,5 +158,8 @@ def test_bundled_model_closes_a_real_portraits_eyes():
     beta = np.repeat(src.signals.beta[None], 2, 0)
     beta[1, blink] = 1.0
     out = animator.render(src, beta, src.signals.camera)
-    read = FaceAnalyzer(identity=False).read(out).beta[:, blink].mean(1)
+    faces = FaceAnalyzer(identity=False).read(out)
+    read = faces.beta[:, blink].mean(1)
     assert read[0] < 0.2 and read[1] - read[0] > 0.3, read
+    opening = eye_opening(faces.landmarks)  # the tracker's own lid landmarks: open, then (nearly) shut
+    assert opening[0] > 0.15 and opening[1] < 0.4 * opening[0], opening

@@ -56,6 +56,17 @@ def brow_height(landmarks: np.ndarray) -> np.ndarray:
     return ((lids[..., 1].mean(-1) - brows[..., 1].mean(-1)) / width).mean(-1)
 
 
+def eye_opening(landmarks: np.ndarray) -> np.ndarray:
+    """``(..., 478, 2+)`` -> ``(...)``: how open the eyes are, the mean over both eyes of the lower lid's mean height
+    minus the upper lid's (corners excluded), in eye widths (corner to corner); 0 when the lids meet, negative when
+    they cross; NaN landmarks give NaN. Image y grows downwards."""
+    lm = np.asarray(landmarks, np.float64)
+    lids = eyelid_contours(lm)  # (..., 2 eyes, 2 lids, K, 2)
+    upper, lower = lids[..., 0, 1:-1, 1], lids[..., 1, 1:-1, 1]
+    width = np.linalg.norm(lids[..., 0, -1, :] - lids[..., 0, 0, :], axis=-1)
+    return ((lower.mean(-1) - upper.mean(-1)) / width).mean(-1)
+
+
 def chin_point(landmarks):
     """``(..., 478, 2+)`` -> ``(..., 2)``: the chin's lowest point."""
     return landmarks[..., CHIN, :2]
