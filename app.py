@@ -53,11 +53,12 @@ Open re-implementation of *Export3D* (ECCV 2024). The preview updates when you r
 """
 LIMITS = """\
 - **Demo model.** The `small` preset, trained for a few hours on a CPU. The 256x256 output is your photo's own
-  pixels, moved by a field rendered from the 3D head: the person, hair and background stay as they are, the head
-  turns, the eyes blink and look sideways, the brows rise and fall, and the mouth opens and smiles with the
-  driver. An opened mouth is a **flat dark hole** (no teeth or tongue unless the photo shows them), the eyes do not
-  look up or down, and a portrait that is itself turned far away breaks up when the driver faces the camera: keep
-  such portraits near their own view.
+  pixels, moved by a field rendered from the 3D head: the person and hair stay as they are, the head turns, the
+  eyes blink and look sideways, the brows rise and fall, and the mouth opens and smiles with the driver. An opened
+  mouth is a **dark hole** with a smooth band of upper teeth drawn under the upper lip (no tongue or lower teeth),
+  the eyes do not look up or down, the background close to the head moves with it when it turns, and a portrait
+  that is itself turned far away breaks up when the driver faces the camera: keep such portraits near their own
+  view.
 - **Camera range.** Yaw within ±{yaw:g}° and pitch within ±{pitch:g}° (also after adding the driver's head pose);
   larger angles are clamped. Quality drops towards the ends of the range.
 - **The background stays still** in the output (it is the photo's own); the depth map and the mesh include it as

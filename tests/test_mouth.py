@@ -19,7 +19,7 @@ from conftest import have_face_models
 
 from export3d.blendshapes import blendshape_index
 from export3d.config import AppearanceConfig, ModelConfig
-from export3d.face.part_contours import LIP_INDEX, chin_point, lip_contours
+from export3d.face.part_contours import LIP_INDEX, SKIN_INDEX, chin_point, lip_contours, skin_points
 from export3d.models.warped import WarpedAppearance
 from export3d.rendering.mouth import (
     CAVITY_SHADE,
@@ -28,11 +28,18 @@ from export3d.rendering.mouth import (
     NECK_BAND,
     SMILE_OUT,
     SMILE_UP,
+    TEETH_FALL,
+    TEETH_MAX,
+    TEETH_REACH,
+    TEETH_SHADE,
+    TEETH_SHARE,
     cavity_colour,
     mouth_opening,
     open_mouth,
     pull_corners,
     soft_cap,
+    teeth_colour,
+    upper_teeth,
 )
 
 HALF = 0.2  #: half the mouth's inner width, grid units
@@ -103,6 +110,36 @@ def test_cavity_colour_is_the_lips_darkened():
     image = torch.full((1, 3, 32, 32), 0.5)  # 0.75 in [0, 1]
     lips, _ = closed_mouth()
     assert torch.allclose(cavity_colour(image, lips), torch.full((1, 3, 1, 1), CAVITY_SHADE * 0.75 * 2 - 1))
+
+
+def test_upper_teeth_hang_from_the_upper_lip_over_part_of_the_gap():
+    asked = 0.3
+    cap = MAX_OPEN * NECK_BAND * CHIN
+    g0 = cap * math.tanh(asked / cap)  # the gap at the centre
+    tall = min(TEETH_SHARE * g0, TEETH_MAX)  # the teeth's height there
+    assert tall / 2 > max(FEATHER, 0.04)  # half way down they are clear of both soft edges
+    pts = at((0.0, -0.05), (0.0, tall / 2), (0.0, tall + 0.01), (TEETH_REACH + 0.05, 0.02), (0.5, 0.1), (0.0, 0.1))
+    w = upper_teeth(pts, *closed_mouth(), torch.tensor([asked]))[0, 0]
+    assert w[0].item() == 0.0  # above the upper lip: the lip
+    assert w[1].item() == pytest.approx(1 - TEETH_FALL / 2, abs=1e-4)  # half way down: half of the darkening
+    assert w[2].item() == 0.0 and w[3].item() == 0.0  # below the teeth, and beside them near the corners
+    assert w[4].item() == 0.0 < w[5].item()  # the teeth are shorter away from the centre
+    assert not upper_teeth(pts, *closed_mouth(), torch.tensor([0.0])).any()
+    assert not upper_teeth(pts, *closed_mouth(), torch.tensor([-0.2])).any()
+
+
+def test_teeth_colour_is_the_lightest_skin_slightly_desaturated():
+    image = torch.zeros(1, 3, 40, 40)
+    image[0, :, :, :20] = torch.tensor([-0.6, -0.8, -0.8])[:, None, None]  # dark red on the left
+    image[0, :, :, 20:] = torch.tensor([0.6, 0.2, -0.2])[:, None, None]  # light orange on the right
+    skin = torch.tensor([[-0.5, 0.0], [-0.5, 0.5], [-0.6, -0.5], [0.5, 0.0], [0.5, 0.5], [0.6, -0.5], [-0.4, 0.1]])
+    got = teeth_colour(image, skin[None])  # the three lightest points are the orange ones
+    orange = torch.tensor([0.8, 0.6, 0.4])  # in [0, 1]
+    want = TEETH_SHADE * (0.75 * orange + 0.25 * orange.mean()) * 2 - 1
+    assert torch.allclose(got[0, :, 0, 0], want, atol=1e-5)
+    lm = np.zeros((478, 2))
+    lm[SKIN_INDEX] = np.arange(len(SKIN_INDEX))[:, None]
+    assert (skin_points(lm)[:, 0] == np.arange(len(SKIN_INDEX))).all()
 
 
 def test_mouth_opening_follows_the_jaw_difference():

@@ -25,6 +25,8 @@ BROW_INDEX = np.array([[[70, 63, 105, 66, 107], [46, 53, 52, 65, 55]],
                        [[300, 293, 334, 296, 336], [276, 283, 282, 295, 285]]])
 IRIS_CENTRE = np.array([468, 473])  #: the iris centres (subject's right, left) of MediaPipe's 10 iris landmarks
 CHIN = 152  #: the chin's lowest landmark
+#: skin away from the eyes, brows, lips and hair line: forehead, nose bridge and tip, cheeks
+SKIN_INDEX = np.array([151, 9, 108, 337, 6, 197, 4, 50, 280, 205, 425, 117, 346])
 
 
 def eyelid_contours(landmarks):
@@ -65,6 +67,11 @@ def eye_opening(landmarks: np.ndarray) -> np.ndarray:
     upper, lower = lids[..., 0, 1:-1, 1], lids[..., 1, 1:-1, 1]
     width = np.linalg.norm(lids[..., 0, -1, :] - lids[..., 0, 0, :], axis=-1)
     return ((lower.mean(-1) - upper.mean(-1)) / width).mean(-1)
+
+
+def skin_points(landmarks):
+    """``(..., 478, 2+)`` -> ``(..., 13, 2)``: points on the face's skin (``SKIN_INDEX``)."""
+    return landmarks[..., SKIN_INDEX, :2]
 
 
 def chin_point(landmarks):

@@ -22,11 +22,11 @@ import torch.nn.functional as F
 
 from ..blendshapes import blendshape_index
 from ..config import ModelConfig
-from ..face.part_contours import brow_contours, chin_point, eyelid_contours, iris_centres, lip_contours
+from ..face.part_contours import brow_contours, chin_point, eyelid_contours, iris_centres, lip_contours, skin_points
 from ..rendering.brows import brow_lift, move_brows
 from ..rendering.eyelids import close_eyelids, lash_colour, lash_line, lid_closure
 from ..rendering.gaze import gaze_shift, move_irises
-from ..rendering.mouth import cavity_colour, mouth_opening, open_mouth, pull_corners
+from ..rendering.mouth import cavity_colour, mouth_opening, open_mouth_with_teeth, pull_corners, teeth_colour
 from ..rendering.renderer import RenderOutput
 from ..rendering.warp import (
     deformed_points,
@@ -217,9 +217,11 @@ class WarpedAppearance(nn.Module):
         if self.mouth:
             lips = lip_contours(marks)
             smile = d[:, _SMILE].clamp(-1, 1)  # < 0: a smile taken away
-            grid, cavity = open_mouth(pull_corners(grid, lips, smile), lips, chin_point(marks),
-                                      mouth_opening(beta[:, _JAW], source.beta[:, _JAW]).to(grid.dtype))
+            grid, chin = pull_corners(grid, lips, smile), chin_point(marks)
+            opening = mouth_opening(beta[:, _JAW], source.beta[:, _JAW]).to(grid.dtype)
+            grid, cavity, teeth = open_mouth_with_teeth(grid, lips, chin, opening)
             shades.append((cavity[:, None], cavity_colour(source.image, lips)))
+            shades.append((teeth[:, None], teeth_colour(source.image, skin_points(marks))))
         if self.brows:
             grid = move_brows(grid, brow_contours(marks), lids, brow_lift(d[:, _BROW_IN], d[:, _BROW_OUT],
                                                                           d[:, _BROW_DOWN]))

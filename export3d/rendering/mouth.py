@@ -20,13 +20,22 @@ portrait's interior. Output ``y`` fetches the portrait at
 with ``D = NECK_BAND y_c``, and is the identity elsewhere. The cavity weight is ``g / (h + g)`` in the interior
 band (1 where the portrait's mouth was closed), faded in over ``FEATHER`` from the lips, and 0 elsewhere.
 
+``upper_teeth`` (computed with the remap by ``open_mouth_with_teeth``) draws what an opened mouth shows first, the
+upper teeth: a band hanging from the upper lip over ``TEETH_SHARE`` of the gap (at most ``TEETH_MAX``), shortest
+towards the corners, darkening towards its soft lower edge, only where the cavity is; its colour
+(``teeth_colour``) is the portrait's lightest skin, so it carries the portrait's light and colour cast. There are
+no lower teeth or tongue: below the band the cavity stays dark.
+
 ``pull_corners`` does the smile: the corners move out and up with a Gaussian falloff around them (in and down
 for a negative smile: a driver who smiles less than the portrait takes some of its smile away).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
+import torch.nn.functional as F
 
 from .part_frame import PartFrame, PartPoints, local_contours, shaded_colour
 
@@ -39,6 +48,12 @@ SMILE_REACH = 0.7  #: how far around a corner the smile pulls the skin (Gaussian
 CUTOFF = 3.0  #: the smile's falloff is cut at this many sigmas from the corners (weight < 0.011 there)
 CAVITY_SHADE = 0.25  #: the cavity's colour: the lips' mean colour times this
 FEATHER = 0.06  #: the cavity fades in over this distance from the lips, half mouth widths
+TEETH_SHARE = 0.45  #: the upper teeth show over this share of the gap between the lips ...
+TEETH_MAX = 0.32  #: ... but no taller than this, half mouth widths
+TEETH_REACH = 0.8  #: the teeth end this far from the mouth's centre, half mouth widths
+TEETH_EDGE = 0.04  #: the teeth's lower edge fades out over this distance, half mouth widths
+TEETH_FALL = 0.25  #: the teeth darken by this share from their top to their lower edge (the mouth's shadow)
+TEETH_SHADE = 0.95  #: the teeth's colour: the face's lightest skin, a quarter desaturated, times this
 
 
 def mouth_opening(jaw: torch.Tensor, source_jaw: torch.Tensor) -> torch.Tensor:
@@ -62,18 +77,29 @@ def open_mouth(grid: torch.Tensor, lips: torch.Tensor, chin: torch.Tensor,
     ``lips (B, 2, K, 2)``: the inner upper (index 0) and inner lower (1) lip contours from one inner corner to the
     other, ``chin (B, 2)``: the chin's lowest point, both in the units of ``grid``.
     """
+    out, cavity, _ = open_mouth_with_teeth(grid, lips, chin, opening, teeth=False)
+    return out, cavity
+
+
+def upper_teeth(grid: torch.Tensor, lips: torch.Tensor, chin: torch.Tensor, opening: torch.Tensor) -> torch.Tensor:
+    """Weight ``(B, H, W)`` in [0, 1] of the upper teeth (colour ``teeth_colour``) at the output points whose
+    portrait coordinates are ``grid`` before ``open_mouth`` (same arguments): in the opened gap, from the upper lip
+    down ``t = min(TEETH_SHARE G, TEETH_MAX)`` (``G``: the gap between the lips), darkening by ``TEETH_FALL``
+    towards a soft lower edge (``TEETH_EDGE``), narrowing towards the corners (0 beyond ``TEETH_REACH``), only
+    where the cavity is (the portrait's own interior, teeth or not, is kept where it has one)."""
+    return open_mouth_with_teeth(grid, lips, chin, opening)[2]
+
+
+def open_mouth_with_teeth(grid: torch.Tensor, lips: torch.Tensor, chin: torch.Tensor, opening: torch.Tensor,
+                          teeth: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``open_mouth``'s remap and cavity and ``upper_teeth``'s weight (zeros unless ``teeth``) in one pass over
+    the mouth's points."""
+    zeros = torch.zeros(grid.shape[:3], dtype=grid.dtype, device=grid.device)
     if not bool((opening != 0).any()):
-        return grid, torch.zeros(grid.shape[:3], dtype=grid.dtype, device=grid.device)
-    frame = PartFrame.from_corners(lips[:, 0, 0], lips[:, 0, -1])
-    chin_y = frame.to_local(chin[:, None])[1][:, 0].clamp_min(1e-3)  # (B,)
-    band_b = NECK_BAND * chin_y
-    near = PartPoints.near(grid, frame, 1.0, local_contours(frame, lips)[:, 0].amin(-1), chin_y + band_b)
-    x, y = near.x, near.y
-    y_u, y_l = near.contour(lips[:, 0]), near.contour(lips[:, 1])
-    interior = (y_l - y_u).clamp_min(0.0)
-    y_c, band = near.take(chin_y), near.take(band_b)
-    g0 = soft_cap(near.take(opening), MAX_OPEN * band)
-    g = (g0 * (1 - x**2)).maximum(-MAX_CLOSE * interior)
+        return grid, zeros, zeros
+    m = _MouthPoints.of(grid, lips, chin, opening)
+    near, x, y, y_u, y_l, interior, g = m.near, m.near.x, m.near.y, m.y_u, m.y_l, m.interior, m.gap
+    y_c, band = m.y_c, m.band
     in_mouth = (y >= y_u) & (y <= y_l + g)
     moved = (y > y_l + g) & (y <= y_c + g)
     neck = (y > y_c + g) & (y <= y_c + band)
@@ -83,7 +109,60 @@ def open_mouth(grid: torch.Tensor, lips: torch.Tensor, chin: torch.Tensor,
     edge = ((y - y_u) / FEATHER).clamp(0, 1) * ((y_l + g - y) / FEATHER).clamp(0, 1)
     share = g.clamp_min(0) / (interior + g.clamp_min(0)).clamp_min(1e-6)
     cavity = torch.where(in_mouth, share * edge, torch.zeros_like(x))
-    return near.moved(None, y_src - y, grid.shape), near.scatter(cavity, grid.shape[:3])
+    weight = _teeth_weight(m, share) if teeth else None
+    return (near.moved(None, y_src - y, grid.shape), near.scatter(cavity, grid.shape[:3]),
+            zeros if weight is None else near.scatter(weight, grid.shape[:3]))
+
+
+def _teeth_weight(m: _MouthPoints, share: torch.Tensor) -> torch.Tensor:
+    """``upper_teeth``'s weight at the mouth's points ``(M,)``; ``share``: the cavity's share of the gap there."""
+    x, g = m.near.x, m.gap.clamp_min(0.0)
+    depth = m.near.y - m.y_u  # below the upper lip
+    side = (1 - (x / TEETH_REACH) ** 4).clamp_min(0.0)
+    tall = (TEETH_SHARE * (m.interior + g)).clamp(max=TEETH_MAX) * side
+    top = (depth / FEATHER).clamp(0, 1)
+    bottom = ((tall - depth) / TEETH_EDGE).clamp(0, 1)
+    shade = (1 - TEETH_FALL * (depth / tall.clamp_min(1e-6)).clamp(0, 1)) * (1 - 0.5 * x**2)
+    return torch.where((depth >= 0) & (tall > 0), share * top * bottom * shade, torch.zeros_like(x))
+
+
+@dataclass
+class _MouthPoints:
+    """The points of a grid near the mouth and what ``open_mouth`` computes at them (frame units, ``(M,)``)."""
+
+    near: PartPoints
+    y_u: torch.Tensor  #: the inner upper lip
+    y_l: torch.Tensor  #: the inner lower lip
+    interior: torch.Tensor  #: the portrait's own gap between them
+    gap: torch.Tensor  #: the opening ``g`` added there
+    y_c: torch.Tensor  #: the chin
+    band: torch.Tensor  #: the skin band under the chin
+
+    @classmethod
+    def of(cls, grid: torch.Tensor, lips: torch.Tensor, chin: torch.Tensor, opening: torch.Tensor) -> _MouthPoints:
+        frame = PartFrame.from_corners(lips[:, 0, 0], lips[:, 0, -1])
+        chin_y = frame.to_local(chin[:, None])[1][:, 0].clamp_min(1e-3)  # (B,)
+        band_b = NECK_BAND * chin_y
+        near = PartPoints.near(grid, frame, 1.0, local_contours(frame, lips)[:, 0].amin(-1), chin_y + band_b)
+        y_u, y_l = near.contour(lips[:, 0]), near.contour(lips[:, 1])
+        interior = (y_l - y_u).clamp_min(0.0)
+        band = near.take(band_b)
+        g0 = soft_cap(near.take(opening), MAX_OPEN * band)
+        gap = (g0 * (1 - near.x**2)).maximum(-MAX_CLOSE * interior)
+        return cls(near, y_u, y_l, interior, gap, near.take(chin_y), band)
+
+
+def teeth_colour(image: torch.Tensor, skin: torch.Tensor) -> torch.Tensor:
+    """``(B, 3, 1, 1)``: the teeth's colour, from the portrait's own light and colour cast: the mean of the three
+    lightest colours of ``image`` at the skin points ``(B, N, 2)`` (``grid_sample`` units), a quarter desaturated,
+    times ``TEETH_SHADE``, in [-1, 1]."""
+    grid = skin.reshape(skin.shape[0], 1, -1, 2).to(image.dtype)
+    colours = (F.grid_sample(image, grid, align_corners=False)[:, :, 0] + 1) / 2  # (B, 3, N) in [0, 1]
+    light = colours.mean(1)  # (B, N)
+    top = light.topk(min(3, light.shape[1]), dim=1).indices  # (B, k)
+    picked = colours.gather(2, top[:, None].expand(-1, 3, -1)).mean(2)  # (B, 3)
+    grey = picked.mean(1, keepdim=True)
+    return (TEETH_SHADE * (0.75 * picked + 0.25 * grey) * 2 - 1)[..., None, None]
 
 
 def cavity_colour(image: torch.Tensor, lips: torch.Tensor) -> torch.Tensor:
