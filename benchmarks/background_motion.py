@@ -29,8 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a clone without installing
 
 from export3d import paths  # noqa: E402
-from export3d.errors import FaceInputError  # noqa: E402
-from export3d.evaluation.real_cross import load_portraits  # noqa: E402
+from export3d.evaluation.real_cross import load_portraits, prepare_all  # noqa: E402
 from export3d.face.crop import CropTransform  # noqa: E402
 from export3d.pipeline import Animator, ViewSettings  # noqa: E402
 from export3d.pipeline.frames import crop_layers  # noqa: E402
@@ -82,12 +81,8 @@ def main(argv=None) -> int:
     if not anim.model.warped:
         raise SystemExit("the field exists for warped models only")
     print(f"checkpoint: {a.checkpoint or 'bundled'}; yaw -/+{a.turn:g} deg; displacements in px of the 512² crop")
-    for portrait in portraits:
-        try:
-            src = anim.prepare_source(portrait.image)
-        except FaceInputError as e:
-            print(f"{portrait.name}: skipped ({e})")
-            continue
+    prepared, skipped = prepare_all(anim, portraits)
+    for portrait, src in prepared:
         size = src.warp.image.shape[-1]
         crop = CropTransform(src.signals.box, size).warp(portrait.image)
         oval = CropTransform(src.signals.box, size).image_to_crop(src.signals.landmarks)[list(FACE_OVAL)]
@@ -104,6 +99,8 @@ def main(argv=None) -> int:
                          f"face {shift[face & inner].mean():5.1f}")
         print(f"{portrait.name:32s} opaque {100 * (own > 0.5).mean():3.0f}% | background "
               f"{100 * (background & inner).mean():3.0f}% of the crop | " + " | ".join(cells))
+    if skipped:
+        print("skipped:", "; ".join(skipped))
     return 0
 
 

@@ -29,10 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a clone without installing
 
 from export3d import paths  # noqa: E402
-from export3d.errors import FaceInputError  # noqa: E402
 from export3d.evaluation.analysis import FaceAnalyzer  # noqa: E402
 from export3d.evaluation.controllability import SWEEPS, fit_line, sweep_betas  # noqa: E402
-from export3d.evaluation.real_cross import load_portraits  # noqa: E402
+from export3d.evaluation.real_cross import load_portraits, prepare_all  # noqa: E402
 from export3d.evaluation.real_figures import group_readout  # noqa: E402
 from export3d.face.part_contours import eye_opening  # noqa: E402
 from export3d.pipeline import Animator, ViewSettings  # noqa: E402
@@ -53,12 +52,8 @@ def main(argv=None) -> int:
     analyzer = FaceAnalyzer(identity=False)
     values = np.linspace(0.0, 1.0, a.steps)
     print(f"checkpoint: {a.checkpoint or 'bundled'}; eyeBlink L+R = {np.round(values, 2).tolist()}")
-    for portrait in portraits:
-        try:
-            src = anim.prepare_source(portrait.image)
-        except FaceInputError as e:
-            print(f"{portrait.name}: skipped ({e})")
-            continue
+    prepared, refused = prepare_all(anim, portraits)
+    for portrait, src in prepared:
         images = anim.render(src, sweep_betas(src.signals.beta, BLINK, values),
                              anim.camera_for(src.signals, ViewSettings()))
         faces = analyzer.read(images)
@@ -66,8 +61,8 @@ def main(argv=None) -> int:
         row = lambda x: " ".join(f"{v:5.2f}" for v in x)  # noqa: E731
         print(f"{portrait.name}\n  score   {row(score)}   slope {fit_line(values, score)[0]:+.2f}"
               f"\n  opening {row(opening)}   slope {fit_line(values, opening)[0]:+.2f}")
-    if skipped:
-        print("skipped:", "; ".join(skipped))
+    if skipped + refused:
+        print("skipped:", "; ".join(skipped + refused))
     return 0
 
 

@@ -298,3 +298,20 @@ def test_analyzer_reads_identical_images_once():
     assert CountingExtractor.calls == 2
     np.testing.assert_array_equal(r.beta[:, 0], [10, 20, 10, 10])
     np.testing.assert_array_equal(r.angles[:, 0], [10, 20, 10, 10])
+
+
+def test_prepare_all_keeps_what_the_animator_prepares_and_names_what_it_refuses():
+    from export3d.errors import FaceInputError
+    from export3d.evaluation.real_cross import Portrait, prepare_all
+
+    class Picky:  # prepares bright pictures only
+        def prepare_source(self, image):
+            if image.mean() < 100:
+                raise FaceInputError("no face found")
+            return f"prepared {int(image.mean())}"
+
+    portraits = [Portrait("a.jpg", np.full((4, 4, 3), 200, np.uint8)), Portrait("b.jpg", np.zeros((4, 4, 3), np.uint8)),
+                 Portrait("c.jpg", np.full((4, 4, 3), 150, np.uint8))]
+    done, skipped = prepare_all(Picky(), portraits)
+    assert [(p.name, s) for p, s in done] == [("a.jpg", "prepared 200"), ("c.jpg", "prepared 150")]
+    assert skipped == ["b.jpg: no face found"]

@@ -104,6 +104,18 @@ def load_portraits(folder: Path | None, astronaut: bool = True) -> tuple[list[Po
     return out, skipped
 
 
+def prepare_all(animator: Animator, portraits: list[Portrait]) -> tuple[list[tuple[Portrait, PreparedSource]],
+                                                                         list[str]]:
+    """Every portrait the animator can prepare, with its ``PreparedSource``, and a line per one it refused."""
+    done, skipped = [], []
+    for portrait in portraits:
+        try:
+            done.append((portrait, animator.prepare_source(portrait.image)))
+        except FaceInputError as e:
+            skipped.append(f"{portrait.name}: {e}")
+    return done, skipped
+
+
 def load_drivers(folder: Path, animator: Animator, settings: RealCrossSettings) -> list[Driver]:
     """The first ``settings.seconds`` of every video in ``folder``, tracked as the app tracks, subsampled."""
     paths = sorted(p for p in folder.iterdir() if suffix_kind(p) == "video")
