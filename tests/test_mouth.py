@@ -30,12 +30,14 @@ from export3d.rendering.mouth import (
     SMILE_UP,
     TEETH_FALL,
     TEETH_MAX,
+    TEETH_OWN,
     TEETH_REACH,
     TEETH_SHADE,
     TEETH_SHARE,
     cavity_colour,
     mouth_opening,
     open_mouth,
+    open_mouth_with_teeth,
     pull_corners,
     soft_cap,
     teeth_colour,
@@ -99,11 +101,27 @@ def test_the_soft_cap_keeps_small_openings_and_approaches_the_cap_smoothly():
     assert soft_cap(torch.tensor([-0.3]), cap).item() == pytest.approx(-0.3)  # a closing is not capped here
 
 
-def test_closing_an_open_mouth_compresses_its_interior():
-    lips, chin = closed_mouth(gap=0.4)
-    out, cavity = open_mouth(at((0.0, 0.1), (0.0, 0.5)), lips, chin, torch.tensor([-0.1]))
-    # the lower lip (0.2) now shows at 0.1; below it everything is fetched 0.1 lower
-    assert torch.allclose(out, at((0.0, 0.2), (0.0, 0.6)), atol=1e-5) and not cavity.any()
+def test_closing_an_open_mouth_removes_the_middle_of_its_interior():
+    lips, chin = closed_mouth(gap=0.4)  # upper lip at -0.2, lower lip at 0.2
+    out, cavity = open_mouth(at((0.0, 0.1), (0.0, 0.5), (0.0, -0.1), (0.0, -0.04)), lips, chin, torch.tensor([-0.1]))
+    # the upper half of the interior stays with the upper lip (down to -0.05); below it everything is fetched 0.1
+    # lower: the lower lip (0.2) now shows at 0.1, and the interior's middle 0.1 is gone
+    assert torch.allclose(out, at((0.0, 0.2), (0.0, 0.6), (0.0, -0.1), (0.0, 0.06)), atol=1e-5)
+    assert not cavity.any()
+
+
+def test_opening_an_open_mouth_parts_its_interior_and_draws_no_teeth_over_it():
+    lips, chin = closed_mouth(gap=0.2)  # upper lip at -0.1, lower lip at 0.1: the portrait shows its interior
+    asked = 0.3
+    cap = MAX_OPEN * NECK_BAND * CHIN
+    g0 = cap * math.tanh(asked / cap)
+    pts = at((0.0, -0.05), (0.0, g0 / 2), (0.0, g0 + 0.05), (0.0, g0 + 0.3))
+    out, cavity, teeth = open_mouth_with_teeth(pts, lips, chin, torch.tensor([asked]))
+    # the upper half stays with the upper lip, the lower half moves down with the lower lip, the gap between is
+    # the cavity (fetched at the interior's middle)
+    assert torch.allclose(out, at((0.0, -0.05), (0.0, 0.0), (0.0, 0.05), (0.0, 0.3)), atol=1e-5)
+    assert cavity[0, 0].tolist() == pytest.approx([0, 1, 0, 0], abs=1e-6)
+    assert TEETH_OWN <= 0.2 and not teeth.any()  # its own teeth (or dark interior) are kept, none drawn
 
 
 def test_cavity_colour_is_the_lips_darkened():

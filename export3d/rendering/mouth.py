@@ -3,8 +3,8 @@
 Parameter-free geometry, the mouth's counterpart of ``eyelids.py``. A portrait with a closed mouth has no mouth
 interior to warp, and the learned field only stretches the lips (docs/model.md), so a warped model with
 ``appearance.mouth`` remaps the sampling field inside the portrait: the lower lip and the chin move down by the
-opening ``g`` and the gap between the lips shows the portrait's own mouth interior, stretched, darkened towards
-a cavity colour where the portrait had none.
+opening ``g``, and so does the lower half of the portrait's own mouth interior (its lower teeth, if it shows
+them), while the upper half stays with the upper lip; the gap between the halves is the cavity.
 
 In the mouth's frame (``part_frame.py``; corners: the inner lip corners) the inner lip contours are ``y_u(x)``
 (upper) and ``y_l(x)`` (lower), the portrait's interior ``h = y_l - y_u`` and the chin is at ``y_c``. The opening
@@ -13,16 +13,20 @@ asked opening ``o`` (``mouth_opening``) and the cap ``C = MAX_OPEN D`` (``soft_c
 their size, wide ones approach the cap without a kink), and never closes more than ``MAX_CLOSE`` of an open
 portrait's interior. Output ``y`` fetches the portrait at
 
-    [y_u, y_l + g]:               y_u + (y - y_u) h / (h + g)        (the interior, stretched)
-    [y_l + g, y_c + g]:           y - g                              (lower lip and chin, moved down)
+    [y_u, s]:                     y                                  (upper half of the interior, still)
+    [s, s + g]:                   y_u + h / 2                        (the cavity; g > 0 only)
+    [s + g+, y_c + g]:            y - g                              (lower half, lower lip and chin, moved down)
     [y_c + g, y_c + D]:           y_c + D - (y_c + D - y) D / (D - g)   (the skin under the chin, compressed)
 
-with ``D = NECK_BAND y_c``, and is the identity elsewhere. The cavity weight is ``g / (h + g)`` in the interior
-band (1 where the portrait's mouth was closed), faded in over ``FEATHER`` from the lips, and 0 elsewhere.
+with ``s = y_u + (h + min(g, 0)) / 2``, ``g+ = max(g, 0)`` (a closing removes the interior's middle ``-g``) and
+``D = NECK_BAND y_c``, and is the identity elsewhere. The cavity weight is 1 in ``[s, s + g]``, faded in over
+``FEATHER`` from both edges, and 0 elsewhere. (Before 2026-12-03, fifth session, the interior was stretched over the
+gap: a portrait showing its teeth had them drawn out into vertical streaks.)
 
 ``upper_teeth`` (computed with the remap by ``open_mouth_with_teeth``) draws what an opened mouth shows first, the
-upper teeth: a band hanging from the upper lip over ``TEETH_SHARE`` of the gap (at most ``TEETH_MAX``), shortest
-towards the corners, darkening towards its soft lower edge, only where the cavity is; its colour
+upper teeth: a band hanging from the top of the cavity over ``TEETH_SHARE`` of it (at most ``TEETH_MAX``), shortest
+towards the corners, darkening towards its soft lower edge, only where the portrait's lips were closed (fading out
+as they were apart by up to ``TEETH_OWN``: a portrait showing its own interior keeps it); its colour
 (``teeth_colour``) is the portrait's lightest skin, so it carries the portrait's light and colour cast. There are
 no lower teeth or tongue: below the band the cavity stays dark.
 
@@ -53,6 +57,7 @@ TEETH_MAX = 0.32  #: ... but no taller than this, half mouth widths
 TEETH_REACH = 0.8  #: the teeth end this far from the mouth's centre, half mouth widths
 TEETH_EDGE = 0.04  #: the teeth's lower edge fades out over this distance, half mouth widths
 TEETH_FALL = 0.25  #: the teeth darken by this share from their top to their lower edge (the mouth's shadow)
+TEETH_OWN = 0.1  #: no teeth are drawn where the portrait's own lips are this far apart (half mouth widths)
 TEETH_SHADE = 0.95  #: the teeth's colour: the face's lightest skin, a quarter desaturated, times this
 
 
@@ -83,10 +88,10 @@ def open_mouth(grid: torch.Tensor, lips: torch.Tensor, chin: torch.Tensor,
 
 def upper_teeth(grid: torch.Tensor, lips: torch.Tensor, chin: torch.Tensor, opening: torch.Tensor) -> torch.Tensor:
     """Weight ``(B, H, W)`` in [0, 1] of the upper teeth (colour ``teeth_colour``) at the output points whose
-    portrait coordinates are ``grid`` before ``open_mouth`` (same arguments): in the opened gap, from the upper lip
-    down ``t = min(TEETH_SHARE G, TEETH_MAX)`` (``G``: the gap between the lips), darkening by ``TEETH_FALL``
-    towards a soft lower edge (``TEETH_EDGE``), narrowing towards the corners (0 beyond ``TEETH_REACH``), only
-    where the cavity is (the portrait's own interior, teeth or not, is kept where it has one)."""
+    portrait coordinates are ``grid`` before ``open_mouth`` (same arguments): from the top of the cavity down
+    ``t = min(TEETH_SHARE g, TEETH_MAX)``, darkening by ``TEETH_FALL`` towards a soft lower edge (``TEETH_EDGE``),
+    narrowing towards the corners (0 beyond ``TEETH_REACH``), times ``1 - h / TEETH_OWN`` (0 where the portrait's
+    own lips are ``TEETH_OWN`` apart: its own interior, teeth or not, is kept)."""
     return open_mouth_with_teeth(grid, lips, chin, opening)[2]
 
 
@@ -98,32 +103,33 @@ def open_mouth_with_teeth(grid: torch.Tensor, lips: torch.Tensor, chin: torch.Te
     if not bool((opening != 0).any()):
         return grid, zeros, zeros
     m = _MouthPoints.of(grid, lips, chin, opening)
-    near, x, y, y_u, y_l, interior, g = m.near, m.near.x, m.near.y, m.y_u, m.y_l, m.interior, m.gap
+    near, x, y, y_u, interior, g = m.near, m.near.x, m.near.y, m.y_u, m.interior, m.gap
     y_c, band = m.y_c, m.band
-    in_mouth = (y >= y_u) & (y <= y_l + g)
-    moved = (y > y_l + g) & (y <= y_c + g)
+    split = y_u + 0.5 * (interior + g.clamp_max(0))  # the portrait's interior parts here (output)
+    gap = g.clamp_min(0)  # the new gap between its two halves (output)
+    lower = (y > split + gap) & (y <= y_c + g)  # lower half of the interior, lower lip and chin, moved down
     neck = (y > y_c + g) & (y <= y_c + band)
-    y_src = torch.where(in_mouth, y_u + (y - y_u) * interior / (interior + g).clamp_min(1e-6), y)
-    y_src = torch.where(moved, y - g, y_src)
+    y_src = torch.where((y > split) & (y <= split + gap), y_u + 0.5 * interior, y)
+    y_src = torch.where(lower, y - g, y_src)
     y_src = torch.where(neck, y_c + band - (y_c + band - y) * band / (band - g).clamp_min(1e-6), y_src)
-    edge = ((y - y_u) / FEATHER).clamp(0, 1) * ((y_l + g - y) / FEATHER).clamp(0, 1)
-    share = g.clamp_min(0) / (interior + g.clamp_min(0)).clamp_min(1e-6)
-    cavity = torch.where(in_mouth, share * edge, torch.zeros_like(x))
-    weight = _teeth_weight(m, share) if teeth else None
+    edge = ((y - split) / FEATHER).clamp(0, 1) * ((split + gap - y) / FEATHER).clamp(0, 1)
+    cavity = torch.where((y >= split) & (y <= split + gap), edge, torch.zeros_like(x))
+    weight = _teeth_weight(m, split) if teeth else None
     return (near.moved(None, y_src - y, grid.shape), near.scatter(cavity, grid.shape[:3]),
             zeros if weight is None else near.scatter(weight, grid.shape[:3]))
 
 
-def _teeth_weight(m: _MouthPoints, share: torch.Tensor) -> torch.Tensor:
-    """``upper_teeth``'s weight at the mouth's points ``(M,)``; ``share``: the cavity's share of the gap there."""
+def _teeth_weight(m: _MouthPoints, split: torch.Tensor) -> torch.Tensor:
+    """``upper_teeth``'s weight at the mouth's points ``(M,)``; ``split``: where the opened gap begins there."""
     x, g = m.near.x, m.gap.clamp_min(0.0)
-    depth = m.near.y - m.y_u  # below the upper lip
+    depth = m.near.y - split  # below the top of the gap
     side = (1 - (x / TEETH_REACH) ** 4).clamp_min(0.0)
-    tall = (TEETH_SHARE * (m.interior + g)).clamp(max=TEETH_MAX) * side
+    tall = (TEETH_SHARE * g).clamp(max=TEETH_MAX) * side
     top = (depth / FEATHER).clamp(0, 1)
     bottom = ((tall - depth) / TEETH_EDGE).clamp(0, 1)
     shade = (1 - TEETH_FALL * (depth / tall.clamp_min(1e-6)).clamp(0, 1)) * (1 - 0.5 * x**2)
-    return torch.where((depth >= 0) & (tall > 0), share * top * bottom * shade, torch.zeros_like(x))
+    closed = (1 - m.interior / TEETH_OWN).clamp(0, 1)  # a portrait that shows its own interior keeps it
+    return torch.where((depth >= 0) & (tall > 0), closed * top * bottom * shade, torch.zeros_like(x))
 
 
 @dataclass
