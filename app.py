@@ -61,7 +61,8 @@ LIMITS = """\
   view.
 - **Camera range.** Yaw within ±{yaw:g}° and pitch within ±{pitch:g}° (also after adding the driver's head pose);
   larger angles are clamped. Quality drops towards the ends of the range.
-- **The background stays still** in the output (it is the photo's own); the depth map and the mesh include it as
+- **Background.** Outside the face crop it is the photo's own and stays still; inside it, the model's 3D head
+  includes the background, so near the head it moves when the head turns, the depth map and the mesh show it as
   part of one 3D object, and turning far stretches the crop's border.
 - **One face.** The largest face of the portrait is animated; the driver's largest face drives it. Lost driver
   frames (face not found) are filled in from their neighbours and counted in the status.
