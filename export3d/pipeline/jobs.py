@@ -6,15 +6,14 @@ face extractor, a ``PreparedSource``), never the ``Animator``.
 Video (``run_video``): streaming decode -> track -> render -> encode, chunk by chunk; decoding and tracking run
 ``TRACK_AHEAD`` chunks ahead on a thread (``prefetch.ahead``), overlapping the rendering. The optional depth video
 is written beside the colour one: ``write_video`` pulls frames from an iterator, so the depth frames go through
-a bounded queue to a second ``write_video`` on a thread (:class:`SideVideo`). Image (``run_still``): one frame.
+a bounded queue to a second ``write_video`` on a thread (``media.side_video.SideVideo``). Image (``run_still``): one
+frame.
 Mesh (``run_mesh``): marching cubes of the tri-plane density (``rendering.mesh``).
 """
 
 from __future__ import annotations
 
 import math
-import queue
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -31,6 +30,7 @@ from ..media.encode import write_video
 from ..media.files import atomic_write
 from ..media.image import ImageSource, load_image, save_image
 from ..media.kind import IMAGE_OUTPUTS
+from ..media.side_video import SideVideo
 from ..media.video import TRACKING_MAX_SIDE, open_video
 from ..rendering.camera import camera_angles
 from ..rendering.mesh import density_grid, extract_mesh, surface_threshold, vertex_colors, write_mesh
@@ -228,62 +228,6 @@ def _stream(frames: FrameRenderer, src: PreparedSource, signals: Iterable[FaceSi
             yield side_by_side(shown.popleft(), image) if shown is not None else image
         if job.progress is not None:
             job.progress(stats.frames, total)
-
-
-class _Aborted(Exception):
-    pass
-
-
-class SideVideo:
-    """An MP4 written from frames pushed one at a time (``put``), encoded by ``write_video`` on a thread."""
-
-    _END, _ABORT = object(), object()
-
-    def __init__(self, path: Path, fps: float, maxsize: int = 32):
-        self.path = path
-        self.error: BaseException | None = None
-        self.queue: queue.Queue = queue.Queue(maxsize)
-        self.thread = threading.Thread(target=self._run, args=(fps,), daemon=True, name="depth-video")
-        self.thread.start()
-
-    def _frames(self) -> Iterator[np.ndarray]:
-        while (item := self.queue.get()) is not self._END:
-            if item is self._ABORT:
-                raise _Aborted
-            yield item
-
-    def _run(self, fps: float) -> None:
-        try:
-            write_video(self.path, self._frames(), fps)
-        except BaseException as e:  # noqa: BLE001  (re-raised by put/finish in the caller's thread)
-            self.error = e
-
-    def _send(self, item) -> None:
-        while self.thread.is_alive():
-            try:
-                self.queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    def put(self, frame: np.ndarray) -> None:
-        """Queue one ``(H, W)`` or ``(H, W, 3)`` uint8 frame (blocks while the encoder is behind)."""
-        if self.error is not None:
-            raise self.error
-        self._send(frame)
-
-    def finish(self) -> Path:
-        """End the video and wait for the encoder; returns the path."""
-        self._send(self._END)
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-        return self.path
-
-    def abort(self) -> None:
-        """Stop without leaving a file (``write_video`` removes its temporary file)."""
-        self._send(self._ABORT)
-        self.thread.join()
 
 
 @dataclass
