@@ -24,33 +24,29 @@ model), whose messages are meant for the user.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..errors import CheckpointError
-from ..face.crop import CropTransform
 from ..face.extractor import FaceExtractor, FaceSignals
-from ..face.mesh_map import mesh_map
 from ..media.image import ImageSource, load_image
 from ..media.kind import is_video
 from ..models.export3d import Export3D
 from ..models.generator import SourceFeatures
 from ..models.warped import WarpSource
-from ..rendering.warp import pixels_to_grid
 from .expression import ExpressionSettings
 from .frames import CHUNK, FrameRenderer
 from .jobs import VideoJob, drive_still, make_canvas, run_mesh, run_still, run_video, track_video
 from .paste import Canvas
+from .source import encode_portrait, extractor_view
 from .types import AnimationResult, PreparedSource
 from .views import ViewSettings, contact_sheet, grid_cameras, orbit_cameras, view_camera
 
@@ -159,41 +155,8 @@ class Animator:
             self._cache.clear()
 
     def _prepare(self, rgb: np.ndarray, face_index, crop_scale: float, offset: tuple[float, float]) -> PreparedSource:
-        if not (np.isfinite(crop_scale) and crop_scale > 0):
-            raise ValueError(f"crop_scale must be > 0, got {crop_scale}")
-        extractor = self.extractor
-        if crop_scale != 1.0 or offset != (0.0, 0.0):  # a per-call view of the extractor; the shared one is untouched
-            s = extractor.settings
-            extractor = copy.copy(extractor)
-            extractor.settings = replace(s, crop_scale=s.crop_scale * crop_scale,
-                                         crop_offset=(s.crop_offset[0] + offset[0], s.crop_offset[1] + offset[1]))
-        signals = extractor.extract(rgb, face_index)
-        transform = CropTransform(signals.box, self.source_size)
-        crop = transform.warp(rgb)
-        x = torch.from_numpy(crop).to(self.device).permute(2, 0, 1)[None].float() / 127.5 - 1
-        mesh = None
-        if self.model.cfg.generator.mesh_cue:
-            drawn = mesh_map(transform.image_to_crop(signals.landmarks), self.source_size)
-            mesh = torch.from_numpy(drawn).to(self.device).permute(2, 0, 1)[None]
-        with torch.inference_mode():
-            features = self.model.encode_source(x, mesh)
-        return PreparedSource(rgb, crop, transform, signals, features, self._warp_source(rgb, signals, features))
-
-    def _warp_source(self, rgb: np.ndarray, signals: FaceSignals, features) -> WarpSource | None:
-        """Warped models: the same crop at the model's output size (from the full photo) and the portrait's camera."""
-        if not self.model.warped:
-            return None
-        size = self.frames.model_size
-        transform = CropTransform(signals.box, size)
-        image = torch.from_numpy(transform.warp(rgb)).to(self.device).permute(2, 0, 1)[None].float() / 127.5 - 1
-        as_row = lambda x: torch.from_numpy(np.asarray(x, np.float32))[None].to(self.device)  # noqa: E731
-        camera, beta = as_row(signals.camera), as_row(signals.beta)
-        marks = pixels_to_grid(as_row(transform.image_to_crop(signals.landmarks)), size)
-        distance = None
-        if self.model.cfg.appearance.depth_test:
-            with torch.inference_mode():
-                distance = self.model.own_distance(features, beta, camera)
-        return WarpSource(image, camera, beta, distance, marks)
+        signals = extractor_view(self.extractor, crop_scale, offset).extract(rgb, face_index)
+        return encode_portrait(self.model, rgb, signals, self.device, self.frames.model_size)
 
     def as_prepared(self, src: PreparedSource | ImageSource) -> PreparedSource:
         """``src`` itself when already prepared, else ``prepare_source(src)``."""
