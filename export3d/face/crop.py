@@ -25,21 +25,12 @@ import cv2
 import numpy as np
 
 from .points5 import EYE_LEFT, EYE_RIGHT, MOUTH_LEFT, MOUTH_RIGHT
+from .resample import AREA_THRESHOLD, BORDERS, extract_window, fill_value, index_matrix, scale_translate_warp
 
 #: FFHQ crop constants.
 CENTER_SHIFT = 0.1  #: centre = eye midpoint + CENTER_SHIFT * eye_to_mouth
 EYE_FACTOR = 2.0  #: half side >= EYE_FACTOR * |eye_to_eye|
 MOUTH_FACTOR = 1.8  #: half side >= MOUTH_FACTOR * |eye_to_mouth|
-
-#: Downscaling factor below which ``warp``/``paste_back`` first shrink with INTER_AREA.
-AREA_THRESHOLD = 0.5
-
-_BORDERS = {
-    "replicate": cv2.BORDER_REPLICATE,
-    "constant": cv2.BORDER_CONSTANT,
-    "reflect": cv2.BORDER_REFLECT_101,
-}
-
 
 # --------------------------------------------------------------------------- box
 @dataclass(frozen=True)
@@ -126,71 +117,6 @@ def box_outside_fraction(box: CropBox, width: int, height: int) -> float:
     return float(min(1.0, max(0.0, 1.0 - inside)))
 
 
-# --------------------------------------------------------------------------- resampling helpers
-def _index_matrix(a: float, tx: float, ty: float) -> np.ndarray:
-    """cv2 (integer pixel-index) matrix for the continuous map ``u = a x + tx, v = a y + ty``."""
-    # continuous = index + 0.5 on both sides
-    return np.array([[a, 0.0, tx + 0.5 * a - 0.5], [0.0, a, ty + 0.5 * a - 0.5]], dtype=np.float64)
-
-
-def _border_indices(idx: np.ndarray, n: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
-    """Source indices for (possibly out-of-range) ``idx`` and a validity mask (False = fill)."""
-    valid = (idx >= 0) & (idx < n)
-    if mode == "replicate":
-        return np.clip(idx, 0, n - 1), np.ones_like(valid)
-    if mode == "reflect":
-        if n == 1:
-            return np.zeros_like(idx), np.ones_like(valid)
-        period = 2 * n - 2
-        m = np.mod(idx, period)
-        return np.where(m > n - 1, period - m, m), np.ones_like(valid)
-    return np.clip(idx, 0, n - 1), valid
-
-
-def _extract(image: np.ndarray, x0: int, y0: int, x1: int, y1: int, mode: str, fill) -> np.ndarray:
-    """``image[y0:y1, x0:x1]`` with indices outside the image resolved by the border ``mode``."""
-    h, w = image.shape[:2]
-    rows, rvalid = _border_indices(np.arange(y0, y1), h, mode)
-    cols, cvalid = _border_indices(np.arange(x0, x1), w, mode)
-    out = image[rows[:, None], cols[None, :]]
-    if mode == "constant":
-        invalid = ~(rvalid[:, None] & cvalid[None, :])
-        out[invalid] = fill
-    return out
-
-
-def _scale_translate_warp(src: np.ndarray, a: float, tx: float, ty: float, dsize: tuple[int, int],
-                          border: int, fill) -> np.ndarray:
-    """Resample ``src`` under the continuous map ``dst = a * src + (tx, ty)`` into ``dsize = (w, h)``.
-
-    When ``a < AREA_THRESHOLD`` the source is first shrunk with INTER_AREA to about the
-    target resolution (box-filter antialiasing); the remaining near-identity map uses
-    bilinear interpolation.
-    """
-    if a < AREA_THRESHOLD:
-        h, w = src.shape[:2]
-        iw, ih = max(1, round(w * a)), max(1, round(h * a))
-        src = cv2.resize(src, (iw, ih), interpolation=cv2.INTER_AREA)
-        fx, fy = iw / w, ih / h
-        # The two axes may round differently; warp each with its exact factor.
-        m = np.array([[a / fx, 0.0, tx + 0.5 * a / fx - 0.5], [0.0, a / fy, ty + 0.5 * a / fy - 0.5]])
-    else:
-        m = _index_matrix(a, tx, ty)
-    out = cv2.warpAffine(src, m, dsize, flags=cv2.INTER_LINEAR, borderMode=border, borderValue=fill)
-    if out.ndim == 2 and src.ndim == 3:  # cv2 drops a trailing channel axis of size 1
-        out = out[..., None]
-    return out
-
-
-def _fill_value(fill, channels: int):
-    if np.isscalar(fill):
-        return (float(fill),) * 4
-    vals = tuple(float(v) for v in fill)
-    if len(vals) != channels:
-        raise ValueError(f"fill must be a scalar or have {channels} values, got {len(vals)}")
-    return vals + (0.0,) * (4 - len(vals))
-
-
 # --------------------------------------------------------------------------- transform
 @dataclass(frozen=True)
 class CropTransform:
@@ -235,7 +161,7 @@ class CropTransform:
     def cv2_matrix(self) -> np.ndarray:
         """``(2, 3)`` image -> crop in cv2's pixel-index coordinates (centres at integers)."""
         s = self.scale
-        return _index_matrix(s, -s * self.box.x0, -s * self.box.y0)
+        return index_matrix(s, -s * self.box.x0, -s * self.box.y0)
 
     def warp(self, image: np.ndarray, border: str = "replicate", fill=0) -> np.ndarray:
         """Resample ``image (H, W, C)`` (uint8 RGB, or any cv2-supported dtype) into the crop.
@@ -246,24 +172,24 @@ class CropTransform:
         Downscaling by more than ``1 / AREA_THRESHOLD`` is antialiased: the covered sub-image
         is shrunk with INTER_AREA before the final bilinear resampling.
         """
-        if border not in _BORDERS:
-            raise ValueError(f"border must be one of {sorted(_BORDERS)}, got {border!r}")
+        if border not in BORDERS:
+            raise ValueError(f"border must be one of {sorted(BORDERS)}, got {border!r}")
         if image.ndim not in (2, 3) or image.shape[0] == 0 or image.shape[1] == 0:
             raise ValueError(f"image must be (H, W) or (H, W, C) and non-empty, got {image.shape}")
         channels = 1 if image.ndim == 2 else image.shape[2]
-        fill_v = _fill_value(fill, channels)
+        fill_v = fill_value(fill, channels)
         s, n = self.scale, self.out_size
         if s >= AREA_THRESHOLD:
-            return _scale_translate_warp(image, s, -s * self.box.x0, -s * self.box.y0, (n, n),
-                                         _BORDERS[border], fill_v)
+            return scale_translate_warp(image, s, -s * self.box.x0, -s * self.box.y0, (n, n),
+                                         BORDERS[border], fill_v)
         # Strong downscale: cut the covered region (with a margin for the bilinear taps and
         # the border rule applied), shrink it with INTER_AREA, then resample.
         margin = math.ceil(2.0 / s) + 1
         rx0, ry0 = math.floor(self.box.x0) - margin, math.floor(self.box.y0) - margin
         rx1, ry1 = math.ceil(self.box.x1) + margin, math.ceil(self.box.y1) + margin
         fill_px = fill_v[:channels] if channels > 1 else fill_v[0]
-        roi = _extract(image, rx0, ry0, rx1, ry1, border, fill_px)
-        return _scale_translate_warp(roi, s, s * (rx0 - self.box.x0), s * (ry0 - self.box.y0), (n, n),
+        roi = extract_window(image, rx0, ry0, rx1, ry1, border, fill_px)
+        return scale_translate_warp(roi, s, s * (rx0 - self.box.x0), s * (ry0 - self.box.y0), (n, n),
                                      cv2.BORDER_REPLICATE, fill_v)
 
     def paste_back(self, crop_image: np.ndarray, original: np.ndarray, mask=None,
@@ -310,8 +236,8 @@ class CropTransform:
         a, tx, ty = 1.0 / self.scale, self.box.x0 - rx0, self.box.y0 - ry0
         dsize = (rx1 - rx0, ry1 - ry0)
         zero = (0.0, 0.0, 0.0, 0.0)
-        alpha_img = _scale_translate_warp(alpha, a, tx, ty, dsize, cv2.BORDER_CONSTANT, zero)
-        color_img = _scale_translate_warp(crop_image.astype(np.float32), a, tx, ty, dsize,
+        alpha_img = scale_translate_warp(alpha, a, tx, ty, dsize, cv2.BORDER_CONSTANT, zero)
+        color_img = scale_translate_warp(crop_image.astype(np.float32), a, tx, ty, dsize,
                                           cv2.BORDER_REPLICATE, zero)
         if color_img.ndim == 2 and original.ndim == 3:
             color_img = color_img[..., None]
