@@ -3,7 +3,10 @@
 Truths used, on a closed mouth whose lips lie on the frame's x axis (the frame of ``part_frame.py``): the remap
 is the identity at opening 0; the lower lip's top is fetched ``g`` lower than it is shown, the chin moves down
 rigidly by ``g``, the skin under the chin is compressed back to the identity at ``y_c + D``; the gap between the
-lips is the cavity; columns beyond the mouth's corners never move. End to end, MediaPipe's own jawOpen reading
+lips is the cavity; an open portrait's interior parts (upper half still, lower half moved down by ``g``) and
+a closing removes its middle; the upper teeth hang from the top of the gap over ``TEETH_SHARE`` of it, only on a
+closed mouth, in the lightest skin colour; columns beyond the mouth's corners never move. End to end,
+MediaPipe's own jawOpen reading
 of the bundled model's output rises with the driven jawOpen on a real photo.
 """
 
